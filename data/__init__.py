@@ -1,0 +1,1 @@
+"""Label schema, the shipped corpus, loaders and sentence splitting."""

@@ -1,0 +1,140 @@
+"""`casus eval`: score a trained model and the TF-IDF baseline on labelled data side by side, and time the model."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from data.corpus import corpus_file
+from data.labels import LABELS
+from data.loaders import DataError, fingerprint, load_examples
+from eval.baseline import TfidfBaseline
+from eval.benchmark import benchmark_throughput, format_benchmark
+from eval.compare import format_comparison
+from eval.evaluator import ClassificationEvaluator, format_report
+
+
+class UsageError(Exception):
+    """Bad user input other than a data file (those raise DataError): reported as a message, exit code 2."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="casus eval", description="Evaluate a trained casus model against a TF-IDF baseline.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="model folder written by `casus train`")
+    parser.add_argument("--data", required=True, help="labelled .jsonl, .csv/.tsv or datasets folder to evaluate on")
+    parser.add_argument("--train", help="labelled data to train the baseline on (default: the shipped train split)")
+    parser.add_argument("--out", help="output folder (default: <model>/eval/<data file stem>/)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-benchmark", action="store_true", help="skip the throughput benchmark")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the macro-F1 CI; 0 = no CI")
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help="model precision, as in `casus tag` (auto = int8 on CPU, fp32 on GPU)")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if args.bootstrap < 0:
+        parser.error("--bootstrap must be 0 or more")
+    return args
+
+
+def main(argv=None, load_model=None) -> int:
+    """load_model: model folder -> tagger; model.load unless a caller (a test) passes another."""
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit:  # argparse has printed its help (0) or its error (2)
+        return exit.code
+    try:
+        run(args, load_model)
+    except (DataError, UsageError) as err:
+        print(f"casus eval: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(args, load_model=None):
+    # Check and read every input, and fit the quick baseline, before the slow model: a typo fails at once
+    model_dir = Path(args.model)
+    if not model_dir.is_dir():
+        raise UsageError(f"{model_dir}: no such model folder")
+    examples = load_examples(args.data)
+    train_file = None if args.no_baseline else Path(args.train) if args.train else corpus_file("train")
+    if train_file is not None and not args.train and not train_file.exists():
+        raise UsageError(f"the shipped train split {train_file} is missing; pass --train FILE or --no-baseline")
+    baseline = None
+    if train_file is not None:
+        train_examples = load_examples(train_file)
+        warn_overlap(examples, train_examples, train_file)
+        print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_file}", file=sys.stderr)
+        try:
+            baseline = TfidfBaseline().fit([ex.text for ex in train_examples], [ex.label for ex in train_examples])
+        except ValueError as err:  # e.g. a single label, or no usable words
+            raise UsageError(f"{train_file}: cannot train the baseline: {err}") from None
+
+    data_name = Path(args.data).stem
+    out_dir = Path(args.out) if args.out else model_dir / "eval" / data_name
+    model_name = model_dir.resolve().name
+    if model_name == "baseline":  # would share the baseline's output folder
+        model_name = "model"
+
+    if load_model is None:
+        from model import load as load_model  # here, not at the top: torch and transformers import slowly
+    try:
+        tagger = load_model(model_dir, precision=args.precision)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise UsageError(f"cannot load a model from {model_dir}: {err}") from None
+    if tuple(tagger.labels) != LABELS:
+        raise UsageError(f"{model_dir}: the model's labels {tuple(tagger.labels)} are not casus's {LABELS}")
+
+    def evaluate(system, predict_proba):
+        print(f"evaluating {system} on {len(examples)} sentences of {args.data}", file=sys.stderr)
+        evaluator = ClassificationEvaluator.from_examples(
+            examples, name=f"{system} on {data_name}", batch_size=args.batch_size,
+            bootstrap_samples=args.bootstrap, show_progress_bar=sys.stderr.isatty(),
+        )
+        return evaluator(predict_proba, output_dir=out_dir / system)
+
+    metrics = {model_name: evaluate(model_name, tagger.predict_proba)}
+    if baseline is not None:
+        metrics["baseline"] = evaluate("baseline", baseline.predict_proba)
+
+    print(format_comparison(metrics))
+    for system_metrics in metrics.values():
+        print("\n" + format_report(system_metrics))
+
+    benchmark = None
+    if not args.no_benchmark:
+        benchmark = run_benchmark(tagger, [ex.text for ex in examples], args.batch_size)
+        threads = f" on {benchmark['torch_threads']} torch threads" if benchmark["torch_threads"] else ""
+        print(f"\nthroughput of {model_name}{threads}")
+        print(format_benchmark(benchmark["results"]))
+
+    summary = {
+        "model": str(model_dir),
+        "precision": args.precision,
+        "data": str(args.data),
+        "data_fingerprint": fingerprint(examples),
+        "baseline_train": None if train_file is None else str(train_file),
+        "metrics": metrics,
+        "benchmark": benchmark,
+    }
+    with open(out_dir / "summary.json", "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    print(f"\nwrote {out_dir}", file=sys.stderr)
+
+
+def warn_overlap(examples, train_examples, train_file):
+    """A baseline trained on the very sentences it is scored on looks better than it is: say so."""
+    shared = {ex.text for ex in examples} & {ex.text for ex in train_examples}
+    if shared:
+        print(f"warning: {len(shared)} evaluation sentences also appear in the baseline's training data "
+              f"{train_file}", file=sys.stderr)
+
+
+def run_benchmark(tagger, texts, batch_size) -> dict:
+    # The thread count shapes CPU throughput, so it goes with the numbers; torch is only asked if loaded
+    torch = sys.modules.get("torch")
+    results = benchmark_throughput(tagger.predict_proba, texts, batch_sizes=sorted({1, batch_size}))
+    return {"torch_threads": torch.get_num_threads() if torch else None, "results": results}

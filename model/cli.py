@@ -1,0 +1,50 @@
+"""`casus tag FILE|-`: tag an article (or one sentence per line) and print text or JSONL."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from model.checkpoint import CheckpointError
+
+DEFAULT_MODEL_DIR = "runs/default"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="casus tag", description="Tag each sentence of a news article.")
+    parser.add_argument("input", help="a text file, or - for standard input")
+    parser.add_argument("--model", default=DEFAULT_MODEL_DIR, help="checkpoint folder from `casus train`")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text")
+    parser.add_argument("--sentences", action="store_true",
+                        help="the input holds one sentence per line: tag the lines, do not split them")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help="int8 = dynamic quantization of linear layers (CPU); auto = int8 on CPU, fp32 on GPU")
+    args = parser.parse_args(argv)
+
+    try:
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"casus tag: error: cannot read {args.input}: {err}", file=sys.stderr)
+        return 2
+    # imported after argument checks: torch and transformers take seconds to import
+    from model.quiet import quiet_transformers
+    from model.tagger import load
+
+    quiet_transformers()
+
+    try:
+        tagger = load(args.model, precision=args.precision)
+    except CheckpointError as err:
+        print(f"casus tag: error: {err}", file=sys.stderr)
+        return 2
+    if args.sentences:
+        tags = tagger.tag([line.strip() for line in text.splitlines() if line.strip()], args.batch_size)
+    else:
+        tags = tagger.tag_article(text, args.batch_size)
+    for i, tag in enumerate(tags, 1):
+        if args.format == "jsonl":
+            print(json.dumps({"index": i, **tag.to_dict()}, ensure_ascii=False))
+        else:
+            cut = " [truncated]" if tag.truncated else ""
+            print(f"{i:3d}  {tag.label:15s}  {tag.score:.2f}  {tag.text}{cut}")
+    return 0

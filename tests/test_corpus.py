@@ -1,0 +1,56 @@
+"""The shipped corpus: size, label mix, and no leakage between train, dev and test."""
+import json
+from collections import Counter
+
+import pytest
+
+from data.corpus import CORPUS_DIR, SPLITS, corpus_file
+from data.dedup import near_duplicate_pairs, normalize
+from data.labels import LABELS
+from data.loaders import load_examples
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return {split: load_examples(corpus_file(split)) for split in SPLITS}
+
+
+@pytest.fixture(scope="module")
+def documents():
+    with open(CORPUS_DIR / "documents.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_size_and_label_mix(splits, documents):
+    every = [ex for examples in splits.values() for ex in examples]
+    counts = Counter(ex.label for ex in every)
+    assert len(every) >= 4000 and len(documents) >= 400
+    for label in ("threat", "condemnation", "military_action"):
+        assert counts[label] >= 600, (label, counts[label])
+    assert set(counts) == set(LABELS)
+    for split, examples in splits.items():
+        assert set(ex.label for ex in examples) == set(LABELS), f"{split} lacks a label"
+
+
+def test_documents_belong_to_one_split(splits, documents):
+    doc_split = {doc["doc_id"]: doc["split"] for doc in documents}
+    assert len(doc_split) == len(documents)
+    for split, examples in splits.items():
+        ids = {ex.doc_id for ex in examples}
+        assert all(doc_split[i] == split for i in ids), f"{split} holds sentences of other splits' documents"
+    sentences = Counter(ex.doc_id for examples in splits.values() for ex in examples)
+    assert all(sentences[doc["doc_id"]] == doc["sentences"] for doc in documents)
+
+
+def test_no_sentence_or_near_duplicate_crosses_splits(splits):
+    texts = {split: [ex.text for ex in examples] for split, examples in splits.items()}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            pairs = near_duplicate_pairs(texts[a], texts[b], threshold=0.8)
+            shown = [(texts[a][x], texts[b][y]) for x, y in pairs[:3]]
+            assert not pairs, f"{len(pairs)} near-duplicates between {a} and {b}, e.g. {shown}"
+
+
+def test_no_exact_repeats_anywhere(splits):
+    keys = Counter(normalize(ex.text) for examples in splits.values() for ex in examples)
+    assert [k for k, n in keys.items() if n > 1] == []

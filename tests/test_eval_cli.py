@@ -1,0 +1,207 @@
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import casus
+from data.labels import LABELS
+from eval import cli
+
+SHARED_DATA = Path("/work/shared/data/conflibert_cameo_class.jsonl")
+
+KEYWORDS = {"vowed": "threat", "condemned": "condemnation", "strikes": "military_action"}
+EVAL_ROWS = [
+    ("The rebels vowed revenge.", "THREAT"),
+    ("Officials condemned the raid.", "CONDEMNATION"),
+    ("Air strikes hit the port.", "MILITARY_ACTION"),
+    ("Talks resumed in Geneva.", "BACKGROUND"),
+    ("The minister condemned air strikes.", "MILITARY_ACTION"),  # the fake model gets this one wrong
+    ("Elections were held in May.", "BACKGROUND"),
+]
+TRAIN_ROWS = [
+    ("They vowed retaliation.", "threat"), ("He vowed revenge on the rebels.", "threat"),
+    ("She condemned the killing.", "condemnation"), ("The UN condemned the attack.", "condemnation"),
+    ("Strikes hit the base.", "military_action"), ("Shelling and strikes killed three.", "military_action"),
+    ("Trade talks resumed.", "background"), ("The parliament met on Monday.", "background"),
+]
+
+
+class FakeTagger:
+    """Keyword rules instead of a network: the first keyword found wins, else background."""
+    labels = LABELS
+
+    def __init__(self):
+        self.batch_sizes = []
+
+    def predict_proba(self, texts, batch_size=64):
+        self.batch_sizes.append(batch_size)
+        probs = np.full((len(texts), 4), 0.1)
+        for row, text in zip(probs, texts):
+            label = next((label for word, label in KEYWORDS.items() if word in text), "background")
+            row[LABELS.index(label)] = 0.7
+        return probs
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in rows))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    model_dir = tmp_path / "run1"
+    model_dir.mkdir()
+    return types.SimpleNamespace(
+        model=model_dir,
+        data=write_jsonl(tmp_path / "dev.jsonl", EVAL_ROWS),
+        train=write_jsonl(tmp_path / "train.jsonl", TRAIN_ROWS),
+        out=tmp_path / "out",
+    )
+
+
+def run(argv, tagger=None):
+    tagger = tagger or FakeTagger()
+    return cli.main([str(arg) for arg in argv], load_model=lambda model_dir, **kw: tagger)
+
+
+def test_evaluates_model_and_baseline(files, capsys):
+    tagger = FakeTagger()
+    code = run(["--model", files.model, "--data", files.data, "--train", files.train, "--out", files.out,
+                "--batch-size", 8, "--no-benchmark", "--bootstrap", 50], tagger)
+    assert code == 0
+    assert tagger.batch_sizes == [8]
+
+    stdout = capsys.readouterr().out
+    header = stdout.splitlines()[0].split()
+    assert header == ["run1", "baseline"]
+    assert "evaluation: run1 on dev (n=6)" in stdout and "evaluation: baseline on dev (n=6)" in stdout
+
+    for system in ("run1", "baseline"):
+        for name in ("metrics.json", "report.txt", "confusion.png", "misclassified.jsonl"):
+            assert (files.out / system / name).is_file()
+    summary = json.loads((files.out / "summary.json").read_text())
+    model_metrics = summary["metrics"]["run1"]
+    assert model_metrics["accuracy"] == pytest.approx(5 / 6)
+    assert model_metrics["confusion"][LABELS.index("military_action")] == [0, 1, 1, 0]
+    assert len(model_metrics["macro_f1_ci"]) == 2
+    assert set(summary["metrics"]) == {"run1", "baseline"}
+    assert summary["benchmark"] is None
+    assert summary["baseline_train"] == str(files.train)
+    misclassified = (files.out / "run1" / "misclassified.jsonl").read_text().splitlines()
+    assert [json.loads(line)["text"] for line in misclassified] == ["The minister condemned air strikes."]
+
+
+def test_default_output_folder_and_benchmark(files, capsys):
+    code = run(["--model", files.model, "--data", files.data, "--no-baseline", "--batch-size", 4])
+    assert code == 0
+    out = files.model / "eval" / "dev"
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["metrics"]) == ["run1"]
+    assert not (out / "baseline").exists()
+    assert [row["batch_size"] for row in summary["benchmark"]["results"]] == [1, 4]
+    assert "sentences/s" in capsys.readouterr().out
+
+
+def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, capsys):
+    # The default loader is `model.load`, imported when main runs: a stand-in module proves the wiring
+    monkeypatch.setitem(sys.modules, "model", types.SimpleNamespace(load=lambda d, **kw: FakeTagger()))
+    code = casus.main(["eval", "--model", str(files.model), "--data", str(files.data), "--no-baseline",
+                       "--no-benchmark", "--out", str(files.out)])
+    assert code == 0
+    assert (files.out / "run1" / "metrics.json").is_file()
+
+
+def test_baseline_trains_on_the_shipped_split_by_default(files, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "corpus_file", lambda split: files.train)
+    assert run(["--model", files.model, "--data", files.data, "--out", files.out, "--no-benchmark"]) == 0
+    assert json.loads((files.out / "summary.json").read_text())["baseline_train"] == str(files.train)
+
+
+def test_warns_when_the_baseline_trains_on_evaluation_sentences(files, capsys):
+    assert run(["--model", files.model, "--data", files.data, "--train", files.data, "--out", files.out,
+                "--no-benchmark"]) == 0
+    assert "warning: 6 evaluation sentences also appear" in capsys.readouterr().err
+
+
+def user_error(argv, capsys, tagger=None):
+    code = run(argv, tagger)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    return err
+
+
+def test_missing_model_folder(files, capsys):
+    err = user_error(["--model", files.model / "nope", "--data", files.data, "--no-baseline"], capsys)
+    assert "no such model folder" in err
+
+
+def test_bad_data_files(files, tmp_path, capsys):
+    err = user_error(["--model", files.model, "--data", tmp_path / "missing.jsonl", "--no-baseline"], capsys)
+    assert "missing.jsonl: no such file" in err
+    bad = write_jsonl(tmp_path / "bad.jsonl", [("A sentence.", "threat"), ("Another.", "sanction")])
+    err = user_error(["--model", files.model, "--data", bad, "--no-baseline"], capsys)
+    assert f"{bad}:2: unknown label 'sanction'" in err
+    err = user_error(["--model", files.model, "--data", files.data, "--train", bad], capsys)
+    assert f"{bad}:2" in err
+
+
+def test_baseline_trouble_shows_before_the_slow_model_runs(files, tmp_path, capsys):
+    def never_load(model_dir, **kw):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    one_label = write_jsonl(tmp_path / "one.jsonl", [("A.", "threat"), ("B.", "threat")])
+    argv = ["--model", str(files.model), "--data", str(files.data), "--train", str(one_label)]
+    assert cli.main(argv, load_model=never_load) == 2
+    assert "cannot train the baseline" in capsys.readouterr().err
+
+
+def test_missing_shipped_train_split_names_the_way_out(files, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "corpus_file", lambda split: tmp_path / "corpus" / f"{split}.jsonl")
+    err = user_error(["--model", files.model, "--data", files.data], capsys)
+    assert "pass --train FILE or --no-baseline" in err
+
+
+def test_model_that_cannot_load_or_has_other_labels(files, capsys):
+    def broken(model_dir, **kw):
+        raise OSError("no config.json")
+
+    assert cli.main(["--model", str(files.model), "--data", str(files.data), "--no-baseline"],
+                    load_model=broken) == 2
+    assert "cannot load a model from" in capsys.readouterr().err
+    other = FakeTagger()
+    other.labels = ("background", "threat", "condemnation", "military_action")
+    err = user_error(["--model", files.model, "--data", files.data, "--no-baseline"], capsys, other)
+    assert "are not casus's" in err
+
+
+def test_bad_options(files, capsys):
+    err = user_error(["--model", files.model, "--data", files.data, "--batch-size", 0], capsys)
+    assert "--batch-size must be at least 1" in err
+    assert cli.main(["--data", str(files.data)]) == 2
+    assert cli.main(["--help"]) == 0
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs the shared ConfliBERT sample")
+def test_upper_case_labels_of_the_shared_sample(files, capsys):
+    code = run(["--model", files.model, "--data", SHARED_DATA, "--train", files.train, "--out", files.out,
+                "--no-benchmark", "--bootstrap", 100])
+    assert code == 0
+    summary = json.loads((files.out / "summary.json").read_text())
+    supports = {label: c["support"] for label, c in summary["metrics"]["baseline"]["per_class"].items()}
+    assert supports == {"threat": 33, "condemnation": 33, "military_action": 96, "background": 1036}
+
+
+@pytest.mark.slow
+def test_a_real_checkpoint_end_to_end(tiny_checkpoint, tiny_jsonl, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = casus.main(["eval", "--model", str(tiny_checkpoint), "--data", str(tiny_jsonl), "--train",
+                       str(tiny_jsonl), "--out", str(out), "--batch-size", "8", "--bootstrap", "50"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["model"]["n"] == 16
+    assert [row["batch_size"] for row in summary["benchmark"]["results"]] == [1, 8]
+    assert "sentences/s" in capsys.readouterr().out

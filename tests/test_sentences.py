@@ -1,0 +1,139 @@
+"""data/sentences.py: the rule-based splitter, on the shipped article and on each rule."""
+import random
+from pathlib import Path
+
+import pytest
+
+from data.sentences import split_sentences
+
+ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "article.txt"
+
+
+@pytest.fixture(scope="module")
+def article_sentences():
+    if not ARTICLE.exists():
+        pytest.skip(f"{ARTICLE} not present")
+    return split_sentences(ARTICLE.read_text(encoding="utf-8"))
+
+
+def test_article_splits_into_19_sentences(article_sentences):
+    assert len(article_sentences) == 19
+
+
+def test_article_boundaries(article_sentences):
+    s = article_sentences
+    assert s[0] == ("An Iranian-backed militia has vowed to exact revenge for the "
+                    "“aggression of evil American ravens”.")
+    # the "Our battle" paragraph: quote plus attribution, then the second quote alone
+    assert s[4] == ("“Our battle with America and its mercenaries is now open to all possibilities,” "
+                    "Kataeb Hezbollah said in a statement.")
+    assert s[5] == ("“We have no alternative today other than confrontation and there is nothing that will prevent "
+                    "us from responding to this crime.”")
+    assert s[6].endswith("near Kirkuk, in northern Iraq.")
+    assert s[7] == "Officials said as many as 30 rockets were fired in that attack."
+    assert s[11] == ("But Kataeb Hezbollah spokesman Mohammed Mohieh told The Associated Press "
+                     "that the death toll rose to 25.")
+    assert s[12].startswith("At least 51 militiamen were wounded")
+    assert s[17].startswith("In 2009, the State Department linked him")
+    assert s[-1].startswith("The US maintains some 5,000 troops in Iraq")
+
+
+def test_article_words_survive_in_order(article_sentences):
+    assert " ".join(article_sentences).split() == ARTICLE.read_text(encoding="utf-8").split()
+
+
+@pytest.mark.parametrize("text", [
+    '"We will respond," the group said.',
+    "“Our battle is now open to all possibilities,” Kataeb Hezbollah said in a statement.",
+    "'We will not back down,' the commander told reporters.",
+    '"Who will stop us?" the commander asked.',
+    "“Who will stop us?” Soleimani asked.",
+    "“Is this justice?” Kataeb Hezbollah spokesman Mohammed Mohieh asked.",
+    '"Enough!" the protesters chanted.',
+])
+def test_quote_and_attribution_stay_one_sentence(text):
+    assert split_sentences(text) == [text]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('"We will respond." The group gave no details.', ['"We will respond."', "The group gave no details."]),
+    ("“This is a crime.” Officials in Tehran agreed.", ["“This is a crime.”", "Officials in Tehran agreed."]),
+    ("He said: 'It is over.' Then he left.", ["He said: 'It is over.'", "Then he left."]),
+    # a quoted question followed by an ordinary new sentence, not an attribution
+    ("“Why now?” The minister did not say.", ["“Why now?”", "The minister did not say."]),
+])
+def test_full_stop_inside_quote_then_capital_splits(text, expected):
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The U.S. Army and the U.N. Security Council met Mr. Brown and Dr. Lee.",
+    "Gen. Smith, Lt. Col. Jones and Sgt. Brown reported to Gov. Adams, Sen. Baker and Rep. Clark.",
+    "They met at St. Peter's on Jan. 3, Feb. 4, Aug. 5, Sept. 6, Oct. 7, Nov. 8 and Dec. 9.",
+    "Resolution No. 2334 passed, e.g. in the Council, i.e. without a veto, etc. as expected.",
+    "It was Iraq vs. Iran at 9 a.m. and again at 5 p.m. Tuesday.",
+    "George W. Bush met John F. Kennedy Jr. in a dream.",
+    "The economy shrank 3.5 percent and prices rose 0.7 percent.",
+])
+def test_abbreviations_initials_and_decimals_do_not_split(text):
+    assert split_sentences(text) == [text]
+
+
+def test_dotted_abbreviation_can_end_a_sentence():
+    assert split_sentences("The envoy flew back to the U.S. The talks collapsed.") == [
+        "The envoy flew back to the U.S.", "The talks collapsed."]
+    assert split_sentences("It was No. 1 on the list. No. The answer was no.") == [
+        "It was No. 1 on the list.", "No.", "The answer was no."]
+
+
+def test_question_and_exclamation_marks_end_sentences():
+    assert split_sentences("Will they retaliate? Nobody knows! The talks resume Monday.") == [
+        "Will they retaliate?", "Nobody knows!", "The talks resume Monday."]
+
+
+def test_paragraphs_and_lines():
+    text = "Militia vows revenge\n\nThe group said it\nwould respond.\nOfficials declined to comment.\n\n\nEnd."
+    assert split_sentences(text) == [
+        "Militia vows revenge",  # a paragraph always ends a sentence, even a headline with no full stop
+        "The group said it would respond.",  # a line without terminal punctuation is a wrapped line
+        "Officials declined to comment.",
+        "End.",
+    ]
+
+
+def test_line_ending_with_punctuation_ends_sentence_even_before_lowercase():
+    assert split_sentences("first line ends here.\nsecond line starts lower-case.") == [
+        "first line ends here.", "second line starts lower-case."]
+
+
+def test_curly_and_straight_quotes_behave_alike():
+    straight = split_sentences('"We are ready." The army moved. "We will win," he said.')
+    curly = split_sentences("“We are ready.” The army moved. “We will win,” he said.")
+    assert len(straight) == len(curly) == 3
+    assert [s.replace("“", '"').replace("”", '"') for s in curly] == straight
+
+
+def test_whitespace_collapsed_and_empty_input():
+    assert split_sentences("  The   strikes\t hit\u00a0five sites.   Nine died. ") == [
+        "The strikes hit five sites.", "Nine died."]
+    assert split_sentences("") == []
+    assert split_sentences(" \n\n\t \n") == []
+
+
+def test_lowercase_after_full_stop_does_not_split():
+    assert split_sentences("The ceasefire held in the north. and in the south.") == [
+        "The ceasefire held in the north. and in the south."]
+
+
+PIECES = ["The", "U.S.", "said", "“We", "will", "respond,”", "Gen.", "Smith", "3.5", "percent.", "Why?",
+          "No.", "2", "“It", "is", "over.”", "a.m.", "Officials", "Iraq’s", "rockets!", "(Reuters)", "e.g.",
+          "\n", "\n\n", "  ", "...", "'", '"']
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_properties_on_random_text(seed):
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
+    sentences = split_sentences(text)
+    assert all(s and s == s.strip() and "  " not in s and "\n" not in s for s in sentences)
+    assert " ".join(sentences).split() == text.split()

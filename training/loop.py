@@ -1,0 +1,194 @@
+"""The training loop: fine-tune a BERT-style encoder on labelled sentences, keep the best dev model.
+
+One plain loop on top of accelerate, so the same code runs on the CPU here, on a GPU, or on several
+GPUs under `accelerate launch`."""
+import json
+import math
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from sklearn.metrics import f1_score
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                          get_linear_schedule_with_warmup)
+
+from data.corpus import corpus_file
+from data.labels import ID2LABEL, LABEL2ID, LABELS
+from data.loaders import DataError, fingerprint, load_examples
+from model.base import BASE_MODEL_NAME, base_model_path
+from model.checkpoint import METADATA_FILE, save_checkpoint
+from model.inference import encode, predict_proba
+from training.config import TrainConfig, config_dict
+
+
+def load_splits(config: TrainConfig):
+    """Train and dev examples. Without a dev file, dev is the shipped dev split when training on the
+    shipped corpus, else a seeded 10% of the training documents (or sentences, without doc_id)."""
+    train = load_examples(config.train_file, config.text_column, config.label_column)
+    if config.dev_file:
+        dev = load_examples(config.dev_file, config.text_column, config.label_column)
+    elif Path(config.train_file).resolve() == corpus_file("train").resolve():
+        dev = load_examples(corpus_file("dev"))
+    else:
+        train, dev = split_off_dev(train, config.seed)
+    missing = [label for label in LABELS if label not in {ex.label for ex in train}]
+    if missing:
+        raise DataError(f"{config.train_file}: no training sentences labelled {', '.join(missing)}; "
+                        f"casus learns all of {', '.join(LABELS)}")
+    return train, dev
+
+
+def split_off_dev(examples, seed, fraction=0.1):
+    # Whole documents go to one side when doc_id is known, so dev never sees a training article.
+    groups = [ex.doc_id if ex.doc_id is not None else f"#{i}" for i, ex in enumerate(examples)]
+    unique = sorted(set(groups))
+    rng = np.random.default_rng(seed)
+    dev_groups = set(rng.choice(unique, size=max(1, round(len(unique) * fraction)), replace=False))
+    train = [ex for ex, g in zip(examples, groups) if g not in dev_groups]
+    dev = [ex for ex, g in zip(examples, groups) if g in dev_groups]
+    if not train:
+        raise DataError("too few training examples to hold out a dev set; pass --dev-file")
+    return train, dev
+
+
+def class_weights(examples) -> torch.Tensor:
+    """Inverse class frequency ("balanced"): n / (k * count), so rare tags weigh as much as common ones."""
+    counts = Counter(ex.label for ex in examples)
+    return torch.tensor([len(examples) / (len(LABELS) * counts[label]) for label in LABELS])
+
+
+def dev_macro_f1(model, tokenizer, dev, max_length) -> tuple[float, dict]:
+    probs = predict_proba(model, tokenizer, [ex.text for ex in dev], 64, max_length)
+    gold = [LABEL2ID[ex.label] for ex in dev]
+    pred = probs.argmax(axis=1)
+    per_class = f1_score(gold, pred, labels=range(len(LABELS)), average=None, zero_division=0)
+    macro = f1_score(gold, pred, labels=range(len(LABELS)), average="macro", zero_division=0)
+    return float(macro), {label: float(f) for label, f in zip(LABELS, per_class)}
+
+
+def train(config: TrainConfig) -> dict:
+    started = time.time()
+    accelerator = Accelerator(cpu=config.cpu)
+    set_seed(config.seed)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    main = accelerator.is_main_process
+    say = accelerator.print
+
+    train_examples, dev_examples = load_splits(config)
+    base = Path(config.base_model) if config.base_model else base_model_path()
+    say(f"train {len(train_examples)} sentences {dict(Counter(ex.label for ex in train_examples))}")
+    say(f"dev   {len(dev_examples)} sentences {dict(Counter(ex.label for ex in dev_examples))}")
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
+
+    ids = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
+    features = [{"input_ids": x, "labels": LABEL2ID[ex.label]} for x, ex in zip(ids, train_examples)]
+    loader = DataLoader(features, batch_size=config.batch_size, shuffle=True,
+                        collate_fn=DataCollatorWithPadding(tokenizer),
+                        generator=torch.Generator().manual_seed(config.seed))
+
+    # No weight decay on biases and LayerNorm weights, as in BERT's recipe.
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+    steps_per_epoch = math.ceil(len(features) / config.batch_size / accelerator.num_processes)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    weights = class_weights(train_examples) if config.class_weights else None
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(accelerator.device) if weights is not None else None)
+    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+
+    best = {"dev_macro_f1": -1.0}
+    history, evals_without_gain, step = [], 0, 0
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not main)
+    stop = False
+    while not stop:
+        for batch in loader:
+            model.train()
+            labels = batch.pop("labels")
+            loss = loss_fn(model(**batch).logits, labels)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", best_dev_f1=f"{max(best['dev_macro_f1'], 0):.3f}")
+
+            if step % eval_every == 0 or step == total_steps:
+                unwrapped = accelerator.unwrap_model(model).eval()
+                macro, per_class = dev_macro_f1(unwrapped, tokenizer, dev_examples, config.max_length)
+                epoch = step / steps_per_epoch
+                history.append({"step": step, "epoch": round(epoch, 2), "loss": round(loss.item(), 4),
+                                "dev_macro_f1": round(macro, 4)})
+                bar.write(f"step {step} (epoch {epoch:.2f}): dev macro-F1 {macro:.4f}")
+                if macro > best["dev_macro_f1"]:
+                    best = {"dev_macro_f1": macro, "dev_f1": per_class, "step": step, "epoch": round(epoch, 2)}
+                    evals_without_gain = 0
+                    if main:  # the best model so far is always on disk: a crash loses nothing before it
+                        metadata = _metadata(config, base, train_examples, dev_examples, best, history, started)
+                        save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata)
+                    accelerator.wait_for_everyone()
+                else:
+                    evals_without_gain += 1
+                    if evals_without_gain >= config.patience:
+                        bar.write(f"early stop: no better dev macro-F1 in {config.patience} evaluations")
+                        stop = True
+            if stop or step >= total_steps:
+                stop = True
+                break
+    bar.close()
+    summary = {**best, "steps": step, "train_seconds": round(time.time() - started, 1),
+               "out_dir": config.out_dir, "history": history}
+    if main:
+        _update_history(config.out_dir, history, summary["train_seconds"])
+    return summary
+
+
+def _metadata(config, base, train_examples, dev_examples, best, history, started):
+    return {
+        "casus_checkpoint": 1,
+        "labels": list(LABELS),
+        "base_model": BASE_MODEL_NAME if not config.base_model else str(base),
+        "max_length": config.max_length,
+        "train_data": _describe(config.train_file, train_examples),
+        "dev_data": _describe(config.dev_file or "(held out, see training config)", dev_examples),
+        "metrics": best,
+        "history": history,
+        "config": config_dict(config),
+        "train_seconds_at_save": round(time.time() - started, 1),
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _describe(source, examples):
+    return {"source": str(source), "sentences": len(examples), "sha256": fingerprint(examples),
+            "labels": dict(Counter(ex.label for ex in examples))}
+
+
+def _update_history(out_dir, history, seconds):
+    # The full history (evaluations after the best one included) goes into the saved metadata.
+    path = Path(out_dir) / METADATA_FILE
+    if path.exists():
+        metadata = json.loads(path.read_text())
+        metadata["history"] = history
+        metadata["train_seconds_total"] = seconds
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True))
+        tmp.replace(path)
