@@ -2,6 +2,7 @@
 
 A quotation and its attribution stay one sentence, as the guidelines (shared/spec/labels.md) ask:
     "We will respond," the group said.
+A quotation of several sentences is not split inside: its attribution belongs to all of it.
 Blank lines always end a sentence; a single newline ends one only where the line ends with
 terminal punctuation (otherwise it is a wrapped line and is read as a space).
 """
@@ -67,9 +68,27 @@ def _blocks(text):
         yield " ".join(lines)
 
 
+def _quote_spans(block):
+    """(open, close) offsets of each quotation: curly quotes pair by direction, straight double quotes in
+    order of appearance. An unclosed quote makes no span, so a stray mark cannot swallow a paragraph."""
+    spans, open_at = [], None
+    for i, c in enumerate(block):
+        if c == "“":
+            open_at = i
+        elif c == "”" and open_at is not None:
+            spans.append((open_at, i))
+            open_at = None
+    straight = [i for i, c in enumerate(block) if c == '"']
+    spans += list(zip(straight[0::2], straight[1::2]))
+    return spans
+
+
 def _split_block(block):
     sentences, start = [], 0
+    spans = _quote_spans(block)
     for match in _CANDIDATE.finditer(block):
+        if any(a < match.start() and b >= match.end() for a, b in spans):
+            continue  # inside a quotation that closes later
         if _is_boundary(block, match):
             sentences.append(block[start:match.end()].strip())
             start = match.end()

@@ -54,3 +54,14 @@ def test_no_sentence_or_near_duplicate_crosses_splits(splits):
 def test_no_exact_repeats_anywhere(splits):
     keys = Counter(normalize(ex.text) for examples in splits.values() for ex in examples)
     assert [k for k, n in keys.items() if n > 1] == []
+
+
+def test_documents_resplit_into_their_own_sentences(splits):
+    """tag_article's splitter, run on each test document's text, finds the annotated sentences."""
+    from data.sentences import split_sentences
+
+    docs = {}
+    for ex in splits["test"]:
+        docs.setdefault(ex.doc_id, []).append(ex.text)
+    exact = sum(split_sentences(" ".join(sentences)) == sentences for sentences in docs.values())
+    assert exact / len(docs) >= 0.98, f"only {exact} of {len(docs)} documents split exactly"

@@ -113,6 +113,19 @@ def test_curly_and_straight_quotes_behave_alike():
     assert [s.replace("“", '"').replace("”", '"') for s in curly] == straight
 
 
+@pytest.mark.parametrize("text", [
+    '"Our response began today. It will continue at times of our choosing," the ministry said.',
+    "The spokesman warned Washington: “Do not rejoice. Our revenge will reach you.”",
+])
+def test_a_quotation_of_several_sentences_is_not_split_inside(text):
+    assert split_sentences(text) == [text]
+
+
+def test_an_unclosed_quote_does_not_swallow_the_paragraph():
+    assert split_sentences("“The raid began at dawn. Nine died. The ministry said so.") == [
+        "“The raid began at dawn.", "Nine died.", "The ministry said so."]
+
+
 def test_whitespace_collapsed_and_empty_input():
     assert split_sentences("  The   strikes\t hit\u00a0five sites.   Nine died. ") == [
         "The strikes hit five sites.", "Nine died."]

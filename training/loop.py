@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from sklearn.metrics import f1_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -22,6 +21,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 from data.corpus import corpus_file
 from data.labels import ID2LABEL, LABEL2ID, LABELS
 from data.loaders import DataError, fingerprint, load_examples
+from eval.evaluator import ClassificationEvaluator
 from model.base import BASE_MODEL_NAME, base_model_path
 from model.checkpoint import METADATA_FILE, save_checkpoint
 from model.inference import encode, predict_proba
@@ -58,19 +58,40 @@ def split_off_dev(examples, seed, fraction=0.1):
     return train, dev
 
 
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Random batches of sentences of similar length, so dynamic padding wastes little compute.
+
+    Each epoch: shuffle, cut into pools of 50 batches, sort each pool by length, slice it into batches,
+    shuffle the batches. Batches stay random in content and order (as in the HF Trainer's
+    group_by_length)."""
+
+    def __init__(self, lengths, batch_size, seed, pool_batches=50):
+        self.lengths, self.batch_size, self.pool = lengths, batch_size, batch_size * pool_batches
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        batches = []
+        for start in range(0, len(order), self.pool):
+            pool = sorted(order[start:start + self.pool], key=lambda i: self.lengths[i])
+            batches += [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+    def __len__(self):
+        return sum(math.ceil(min(self.pool, len(self.lengths) - s) / self.batch_size)
+                   for s in range(0, len(self.lengths), self.pool))
+
+
 def class_weights(examples) -> torch.Tensor:
     """Inverse class frequency ("balanced"): n / (k * count), so rare tags weigh as much as common ones."""
     counts = Counter(ex.label for ex in examples)
     return torch.tensor([len(examples) / (len(LABELS) * counts[label]) for label in LABELS])
 
 
-def dev_macro_f1(model, tokenizer, dev, max_length) -> tuple[float, dict]:
-    probs = predict_proba(model, tokenizer, [ex.text for ex in dev], 64, max_length)
-    gold = [LABEL2ID[ex.label] for ex in dev]
-    pred = probs.argmax(axis=1)
-    per_class = f1_score(gold, pred, labels=range(len(LABELS)), average=None, zero_division=0)
-    macro = f1_score(gold, pred, labels=range(len(LABELS)), average="macro", zero_division=0)
-    return float(macro), {label: float(f) for label, f in zip(LABELS, per_class)}
+def dev_macro_f1(evaluator, model, tokenizer, max_length) -> tuple[float, dict]:
+    metrics = evaluator(lambda texts: predict_proba(model, tokenizer, texts, 64, max_length))
+    return metrics["macro_f1"], {label: m["f1"] for label, m in metrics["per_class"].items()}
 
 
 def train(config: TrainConfig) -> dict:
@@ -93,9 +114,8 @@ def train(config: TrainConfig) -> dict:
 
     ids = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
     features = [{"input_ids": x, "labels": LABEL2ID[ex.label]} for x, ex in zip(ids, train_examples)]
-    loader = DataLoader(features, batch_size=config.batch_size, shuffle=True,
-                        collate_fn=DataCollatorWithPadding(tokenizer),
-                        generator=torch.Generator().manual_seed(config.seed))
+    batches = LengthGroupedBatches([len(x) for x in ids], config.batch_size, config.seed)
+    loader = DataLoader(features, batch_sampler=batches, collate_fn=DataCollatorWithPadding(tokenizer))
 
     # No weight decay on biases and LayerNorm weights, as in BERT's recipe.
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -112,6 +132,7 @@ def train(config: TrainConfig) -> dict:
     weights = class_weights(train_examples) if config.class_weights else None
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(accelerator.device) if weights is not None else None)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    dev_evaluator = ClassificationEvaluator.from_examples(dev_examples, name="dev", bootstrap_samples=0)
 
     best = {"dev_macro_f1": -1.0}
     history, evals_without_gain, step = [], 0, 0
@@ -133,7 +154,7 @@ def train(config: TrainConfig) -> dict:
 
             if step % eval_every == 0 or step == total_steps:
                 unwrapped = accelerator.unwrap_model(model).eval()
-                macro, per_class = dev_macro_f1(unwrapped, tokenizer, dev_examples, config.max_length)
+                macro, per_class = dev_macro_f1(dev_evaluator, unwrapped, tokenizer, config.max_length)
                 epoch = step / steps_per_epoch
                 history.append({"step": step, "epoch": round(epoch, 2), "loss": round(loss.item(), 4),
                                 "dev_macro_f1": round(macro, 4)})
