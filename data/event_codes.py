@@ -81,3 +81,13 @@ def load_event_records(path, scheme, text_column="text", code_column=None) -> li
     if not examples:
         raise DataError(f"{path}: no rows", kind="no-rows")
     return examples
+
+
+def load_labelled(path, scheme="tags", text_column="text", label_column="label") -> list[Example]:
+    """Labelled examples from a file whose labels are the four tags (scheme "tags") or event codes
+    ("cameo", "plover"; label_column then names the code column, "label" meaning the default ones)."""
+    if scheme == "tags":
+        from data.loaders import load_examples
+
+        return load_examples(path, text_column, label_column)
+    return load_event_records(path, scheme, text_column, None if label_column == "label" else label_column)

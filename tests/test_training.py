@@ -87,3 +87,19 @@ def test_length_grouped_batches_cover_every_sentence_once_per_epoch():
 
     plain = [list(range(i, min(i + 8, 230))) for i in range(0, 230, 8)]
     assert mean_spread(first) < 16 < 30 < mean_spread(plain)
+
+
+def test_trains_on_cameo_coded_records(tiny_base, tmp_path):
+    rows = [("The rebels threatened to storm the city.", "138"), ("Ministers condemned the attack.", "111"),
+            ("Troops shelled the border post.", "190"), ("Envoys met for talks in Doha.", "040")] * 3
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "cameo_code": c}) + "\n" for t, c in rows))
+    config = TrainConfig(train_file=str(path), dev_file=str(path), label_scheme="cameo", base_model=str(tiny_base),
+                         out_dir=str(tmp_path / "run"), batch_size=4, max_steps=2, max_length=16)
+    train(config)
+    assert read_metadata(tmp_path / "run")["train_data"]["labels"] == {label: 3 for label in LABELS}
+
+
+def test_unknown_label_scheme_is_a_usage_error():
+    with pytest.raises(SystemExit):
+        parse_config(["--label-scheme", "gdelt"])

@@ -4,6 +4,8 @@ from dataclasses import asdict, dataclass, fields
 
 from data.corpus import corpus_file
 
+LABEL_SCHEMES = ("tags", "cameo", "plover")
+
 
 @dataclass
 class TrainConfig:
@@ -13,6 +15,7 @@ class TrainConfig:
     base_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or any local BERT-style folder
     text_column: str = "text"
     label_column: str = "label"
+    label_scheme: str = "tags"  # "tags" (the four labels), or "cameo" / "plover" event codes mapped to them
     max_length: int = 128  # tokens; news sentences rarely pass 80
     batch_size: int = 32
     learning_rate: float = 1e-4
@@ -41,7 +44,10 @@ def parse_config(argv=None) -> TrainConfig:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default)
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    config = TrainConfig(**vars(parser.parse_args(argv)))
+    if config.label_scheme not in LABEL_SCHEMES:
+        parser.error(f"--label-scheme must be one of {', '.join(LABEL_SCHEMES)}")
+    return config
 
 
 def config_dict(config: TrainConfig) -> dict:

@@ -19,6 +19,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           get_linear_schedule_with_warmup)
 
 from data.corpus import corpus_file
+from data.event_codes import load_labelled
 from data.labels import ID2LABEL, LABEL2ID, LABELS
 from data.loaders import DataError, fingerprint, load_examples
 from eval.evaluator import ClassificationEvaluator
@@ -31,9 +32,10 @@ from training.config import TrainConfig, config_dict
 def load_splits(config: TrainConfig):
     """Train and dev examples. Without a dev file, dev is the shipped dev split when training on the
     shipped corpus, else a seeded 10% of the training documents (or sentences, without doc_id)."""
-    train = load_examples(config.train_file, config.text_column, config.label_column)
+    columns = (config.label_scheme, config.text_column, config.label_column)
+    train = load_labelled(config.train_file, *columns)
     if config.dev_file:
-        dev = load_examples(config.dev_file, config.text_column, config.label_column)
+        dev = load_labelled(config.dev_file, *columns)
     elif Path(config.train_file).resolve() == corpus_file("train").resolve():
         dev = load_examples(corpus_file("dev"))
     else:
