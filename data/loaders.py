@@ -23,6 +23,7 @@ class Example:
     label: str | None  # canonical label, or None when the file is unlabelled
     where: str  # "path:line" (or "path:row N" for a datasets folder), for error messages and reports
     doc_id: str | None = None
+    hard: str | None = None  # the corpus' hard-case category ("metaphor", "fear", ...), where annotated
 
 
 def load_examples(path, text_column="text", label_column="label", require_labels=True) -> list[Example]:
@@ -83,8 +84,9 @@ def to_example(row, where, text_column="text", label_column="label", require_lab
             label = normalize_label(label)
         except UnknownLabelError as err:
             raise DataError(f"{where}: {err}", kind="unknown-label") from None
-    doc_id = row.get("doc_id")
-    return Example(text=text.strip(), label=label, where=where, doc_id=None if doc_id is None else str(doc_id))
+    doc_id, hard = row.get("doc_id"), row.get("hard")
+    return Example(text=text.strip(), label=label, where=where, doc_id=None if doc_id is None else str(doc_id),
+                   hard=hard or None)
 
 
 def _jsonl_rows(path):

@@ -10,7 +10,7 @@ from data.loaders import DataError, fingerprint, load_examples
 from eval.baseline import TfidfBaseline
 from eval.benchmark import benchmark_throughput, format_benchmark
 from eval.compare import format_comparison
-from eval.evaluator import ClassificationEvaluator, format_report
+from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference
 
 
 class UsageError(Exception):
@@ -94,13 +94,21 @@ def run(args, load_model=None):
             examples, name=f"{system} on {data_name}", batch_size=args.batch_size,
             bootstrap_samples=args.bootstrap, show_progress_bar=sys.stderr.isatty(),
         )
-        return evaluator(predict_proba, output_dir=out_dir / system)
+        return evaluator(predict_proba, output_dir=out_dir / system), evaluator
 
-    metrics = {model_name: evaluate(model_name, tagger.predict_proba)}
+    model_metrics, model_evaluator = evaluate(model_name, tagger.predict_proba)
+    metrics, paired = {model_name: model_metrics}, None
     if baseline is not None:
-        metrics["baseline"] = evaluate("baseline", baseline.predict_proba)
+        metrics["baseline"], baseline_evaluator = evaluate("baseline", baseline.predict_proba)
+        if args.bootstrap:
+            paired = paired_bootstrap_difference(model_evaluator.gold, model_evaluator.last_predictions,
+                                                 baseline_evaluator.last_predictions, args.bootstrap)
 
     print(format_comparison(metrics))
+    if paired:
+        print(f"\nmacro-F1 {model_name} - baseline: {paired['difference']:+.4f}, paired bootstrap 95% CI "
+              f"[{paired['ci'][0]:+.4f}, {paired['ci'][1]:+.4f}]; {model_name} is not better in "
+              f"{paired['p_not_better']:.1%} of {paired['samples']} resamples")
     for system_metrics in metrics.values():
         print("\n" + format_report(system_metrics))
 
@@ -118,6 +126,7 @@ def run(args, load_model=None):
         "data_fingerprint": fingerprint(examples),
         "baseline_train": None if train_file is None else str(train_file),
         "metrics": metrics,
+        "paired_macro_f1_difference": paired,
         "benchmark": benchmark,
     }
     with open(out_dir / "summary.json", "w", encoding="utf-8") as f:

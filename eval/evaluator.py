@@ -20,8 +20,11 @@ class ClassificationEvaluator:
     primary_metric = "macro_f1"
 
     def __init__(self, texts, labels, name="", batch_size=64, bootstrap_samples=1000, seed=0,
-                 show_progress_bar=False):
+                 show_progress_bar=False, groups=None):
+        """groups: an optional category per sentence (None for most), e.g. the corpus' hard-case kinds;
+        accuracy is then also reported per category."""
         self.texts = list(texts)
+        self.groups = list(groups) if groups is not None else [None] * len(self.texts)
         self.gold = np.array([LABEL2ID[normalize_label(label)] for label in labels], dtype=np.int64)
         if len(self.texts) != len(self.gold):
             raise ValueError(f"{len(self.texts)} texts but {len(self.gold)} labels")
@@ -35,13 +38,16 @@ class ClassificationEvaluator:
 
     @classmethod
     def from_examples(cls, examples, **kwargs):
-        return cls([ex.text for ex in examples], [ex.label for ex in examples], **kwargs)
+        return cls([ex.text for ex in examples], [ex.label for ex in examples],
+                   groups=[ex.hard for ex in examples], **kwargs)
 
     def __call__(self, predict_proba, output_dir=None) -> dict:
         """predict_proba: any callable texts -> [n, 4] probabilities in LABELS order."""
         predict = bind_supported(predict_proba, batch_size=self.batch_size, progress=self.show_progress_bar)
         probs = check_probabilities(predict(self.texts), len(self.texts))
-        metrics = {"name": self.name, **compute_metrics(self.gold, probs, self.bootstrap_samples, self.seed)}
+        self.last_predictions = probs.argmax(axis=1)  # kept for paired comparisons between systems
+        metrics = {"name": self.name, **compute_metrics(self.gold, probs, self.bootstrap_samples, self.seed),
+                   "per_group": accuracy_per_group(self.gold, probs, self.groups)}
         if output_dir is not None:
             write_outputs(metrics, self.texts, self.gold, probs, output_dir)
         return metrics
@@ -97,6 +103,16 @@ def compute_metrics(gold, probs, bootstrap_samples=1000, seed=0) -> dict:
     }
 
 
+def accuracy_per_group(gold, probs, groups) -> dict:
+    """{group: {"n", "accuracy"}} over the sentences that have a group; {} when none has."""
+    correct = probs.argmax(axis=1) == gold
+    per_group = {}
+    for group in sorted({g for g in groups if g}):
+        rows = np.array([g == group for g in groups])
+        per_group[group] = {"n": int(rows.sum()), "accuracy": float(correct[rows].mean())}
+    return per_group
+
+
 def confusion_matrix(gold, pred) -> np.ndarray:
     """Counts [4, 4]: rows = gold, columns = predicted, LABELS order."""
     k = len(LABELS)
@@ -127,6 +143,26 @@ def bootstrap_macro_f1_ci(gold, pred, samples=1000, seed=0, level=0.95):
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return [float(low), float(high)]
+
+
+def paired_bootstrap_difference(gold, pred_a, pred_b, samples=1000, seed=0, level=0.95) -> dict:
+    """macro-F1 of system a minus that of system b, both scored on the same resampled sentences each
+    time: the honest test of "a beats b" on one test set (two separate CIs overlap far more often than
+    the paired difference crosses 0). p_not_better is the share of resamples where a does not beat b."""
+    def macro(rows, pred):
+        return scores_per_class(confusion_matrix(gold[rows], pred[rows]))[2].mean()
+
+    everything = np.arange(len(gold))
+    point = macro(everything, pred_a) - macro(everything, pred_b)
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(samples)
+    for i in range(samples):
+        rows = rng.integers(0, len(gold), size=len(gold))
+        diffs[i] = macro(rows, pred_a) - macro(rows, pred_b)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    return {"difference": float(point), "ci": [float(low), float(high)],
+            "p_not_better": float((diffs <= 0).mean()), "samples": int(samples)}
 
 
 def expected_calibration_error(probs, gold, bins=ECE_BINS) -> float:
@@ -197,6 +233,9 @@ def format_report(metrics) -> str:
         lines += ["", f"note: no gold sentences for {', '.join(metrics['absent_labels'])}: F1 counts as 0 in "
                   "macro-F1 over all four labels; see macro-F1 present."]
     lines += ["", "confusion matrix (rows = gold, columns = predicted)", format_confusion(metrics)]
+    if metrics.get("per_group"):
+        lines += ["", f"{'hard case':<24} {'n':>5} {'accuracy':>9}"]
+        lines += [f"{group:<24} {g['n']:>5d} {g['accuracy']:>9.4f}" for group, g in metrics["per_group"].items()]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from data.build_corpus import LINK_THRESHOLD
 from data.corpus import CORPUS_DIR, SPLITS, corpus_file
 from data.dedup import near_duplicate_pairs, normalize
 from data.labels import LABELS
@@ -43,10 +44,11 @@ def test_documents_belong_to_one_split(splits, documents):
 
 
 def test_no_sentence_or_near_duplicate_crosses_splits(splits):
+    # at the build's linking threshold (0.5), stricter than the validator's near-duplicate one (0.8)
     texts = {split: [ex.text for ex in examples] for split, examples in splits.items()}
     for i, a in enumerate(SPLITS):
         for b in SPLITS[i + 1:]:
-            pairs = near_duplicate_pairs(texts[a], texts[b], threshold=0.8)
+            pairs = near_duplicate_pairs(texts[a], texts[b], threshold=LINK_THRESHOLD)
             shown = [(texts[a][x], texts[b][y]) for x, y in pairs[:3]]
             assert not pairs, f"{len(pairs)} near-duplicates between {a} and {b}, e.g. {shown}"
 
@@ -65,3 +67,16 @@ def test_documents_resplit_into_their_own_sentences(splits):
         docs.setdefault(ex.doc_id, []).append(ex.text)
     exact = sum(split_sentences(" ".join(sentences)) == sentences for sentences in docs.values())
     assert exact / len(docs) >= 0.98, f"only {exact} of {len(docs)} documents split exactly"
+
+
+def test_split_is_a_deterministic_function_of_the_documents(splits, documents):
+    """Re-running the build's split assignment on the shipped documents gives the shipped splits."""
+    from data.build_corpus import SPLIT_SEED, assign_splits, linked_groups
+
+    sentences = {}
+    for examples in splits.values():
+        for ex in examples:
+            sentences.setdefault(ex.doc_id, []).append({"text": ex.text, "label": ex.label})
+    docs = [{"doc_id": doc["doc_id"], "sentences": sentences[doc["doc_id"]]} for doc in documents]
+    assignment = assign_splits(linked_groups(docs, LINK_THRESHOLD), SPLIT_SEED)
+    assert assignment == {doc["doc_id"]: doc["split"] for doc in documents}

@@ -90,6 +90,9 @@ def test_evaluates_model_and_baseline(files, capsys):
     assert set(summary["metrics"]) == {"run1", "baseline"}
     assert summary["benchmark"] is None
     assert summary["baseline_train"] == str(files.train)
+    paired = summary["paired_macro_f1_difference"]
+    assert paired["difference"] == pytest.approx(model_metrics["macro_f1"] - summary["metrics"]["baseline"]["macro_f1"])
+    assert paired["samples"] == 50 and "paired bootstrap 95% CI" in stdout
     misclassified = (files.out / "run1" / "misclassified.jsonl").read_text().splitlines()
     assert [json.loads(line)["text"] for line in misclassified] == ["The minister condemned air strikes."]
 

@@ -202,3 +202,35 @@ def test_output_files(tmp_path):
         "text": "wrong, sure", "gold": "condemnation", "predicted": "military_action", "confidence": 0.85,
         "probabilities": {"threat": 0.05, "condemnation": 0.05, "military_action": 0.85, "background": 0.05},
     }
+
+
+def test_accuracy_per_hard_case_group():
+    from data.loaders import Example
+
+    examples = [Example("a", "background", "f:1", hard="metaphor"), Example("b", "background", "f:2", hard="metaphor"),
+                Example("c", "threat", "f:3", hard="quoted_threat"), Example("d", "threat", "f:4")]
+    probs = [[0.1, 0.1, 0.1, 0.7], [0.7, 0.1, 0.1, 0.1], [0.7, 0.1, 0.1, 0.1], [0.7, 0.1, 0.1, 0.1]]
+    metrics = ClassificationEvaluator.from_examples(examples, bootstrap_samples=0)(fixed(probs))
+    assert metrics["per_group"] == {"metaphor": {"n": 2, "accuracy": 0.5},
+                                    "quoted_threat": {"n": 1, "accuracy": 1.0}}
+    assert "metaphor" in format_report(metrics)
+    plain = ClassificationEvaluator(["a"], ["threat"], bootstrap_samples=0)(fixed([[0.7, 0.1, 0.1, 0.1]]))
+    assert plain["per_group"] == {}
+
+
+def test_paired_bootstrap_difference():
+    from eval.evaluator import paired_bootstrap_difference
+
+    gold, probs = random_case(n=300, seed=3)
+    better = gold.copy()
+    better[:30] = (gold[:30] + 1) % 4  # 90% right
+    worse = gold.copy()
+    worse[:120] = (gold[:120] + 1) % 4  # 60% right
+    result = paired_bootstrap_difference(gold, better, worse, samples=300, seed=0)
+    expected = (f1_score(gold, better, labels=ALL, average="macro")
+                - f1_score(gold, worse, labels=ALL, average="macro"))
+    assert result["difference"] == pytest.approx(expected)
+    assert 0 < result["ci"][0] < result["difference"] < result["ci"][1]
+    assert result["p_not_better"] == 0.0
+    same = paired_bootstrap_difference(gold, better, better, samples=50)
+    assert same["difference"] == 0 and same["ci"] == [0.0, 0.0] and same["p_not_better"] == 1.0
