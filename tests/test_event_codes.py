@@ -100,26 +100,19 @@ def test_explicit_columns(tmp_path):
     assert [(ex.text, ex.label) for ex in examples] == [("They vowed revenge.", "threat")]
 
 
-def test_bad_code_names_file_and_line(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"text": "Fine.", "cameo_code": "190"}\n\n{"text": "Bad.", "cameo_code": "2x0"}\n',
-                    encoding="utf-8")
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: malformed CAMEO code '2x0'"):
-        load_event_records(path, "cameo")
-
-
-def test_empty_plover_cell_names_file_and_line(tmp_path):
-    path = tmp_path / "events.csv"
-    path.write_text("event_type,text\nAGREE,They agreed.\n,No type here.\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:3: PLOVER event type must be a non-empty string"):
-        load_event_records(path, "plover")
-
-
-def test_missing_code_column_names_file_and_line(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"text": "No code.", "code": "13"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:1: missing column 'cameo_code' or 'EventCode'"):
-        load_event_records(path, "cameo")
+@pytest.mark.parametrize("name, content, scheme, message", [
+    ("events.jsonl", '{"text": "Fine.", "cameo_code": "190"}\n\n{"text": "Bad.", "cameo_code": "2x0"}\n', "cameo",
+     ":3: malformed CAMEO code '2x0'"),
+    ("events.csv", "event_type,text\nAGREE,They agreed.\n,No type here.\n", "plover",
+     ":3: PLOVER event type must be a non-empty string"),
+    ("events.jsonl", '{"text": "No code.", "code": "13"}\n', "cameo",
+     ":1: missing column 'cameo_code' or 'EventCode'"),
+])
+def test_bad_records_name_file_and_line(tmp_path, name, content, scheme, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path) + message)}"):
+        load_event_records(path, scheme)
 
 
 def test_row_problems_are_the_loaders(tmp_path):

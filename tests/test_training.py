@@ -103,3 +103,17 @@ def test_trains_on_cameo_coded_records(tiny_base, tmp_path):
 def test_unknown_label_scheme_is_a_usage_error():
     with pytest.raises(SystemExit):
         parse_config(["--label-scheme", "gdelt"])
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--batch-size", "0"], ["--max-length", "1024"],
+                                   ["--learning-rate", "-1e-4"], ["--max-steps", "-5"]])
+def test_impossible_settings_are_usage_errors(flags):
+    with pytest.raises(SystemExit):
+        parse_config(flags)
+
+
+def test_metadata_names_the_dev_source(tiny_base, tiny_jsonl, tmp_path):
+    config = TrainConfig(train_file=str(tiny_jsonl), out_dir=str(tmp_path / "run"), base_model=str(tiny_base),
+                         batch_size=4, max_steps=1, max_length=16)
+    train(config)
+    assert read_metadata(tmp_path / "run")["dev_data"]["source"] == f"10% of the documents of {tiny_jsonl} (seed 0)"

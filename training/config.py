@@ -47,6 +47,13 @@ def parse_config(argv=None) -> TrainConfig:
     config = TrainConfig(**vars(parser.parse_args(argv)))
     if config.label_scheme not in LABEL_SCHEMES:
         parser.error(f"--label-scheme must be one of {', '.join(LABEL_SCHEMES)}")
+    for name in ("epochs", "batch_size", "patience", "evals_per_epoch"):
+        if getattr(config, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 8 <= config.max_length <= 512:
+        parser.error("--max-length must be between 8 and 512 (the model's position limit)")
+    if config.learning_rate <= 0 or config.max_steps < 0:
+        parser.error("--learning-rate must be positive and --max-steps 0 or more")
     return config
 
 

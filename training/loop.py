@@ -30,21 +30,22 @@ from training.config import TrainConfig, config_dict
 
 
 def load_splits(config: TrainConfig):
-    """Train and dev examples. Without a dev file, dev is the shipped dev split when training on the
+    """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped dev split when training on the
     shipped corpus, else a seeded 10% of the training documents (or sentences, without doc_id)."""
     columns = (config.label_scheme, config.text_column, config.label_column)
     train = load_labelled(config.train_file, *columns)
     if config.dev_file:
-        dev = load_labelled(config.dev_file, *columns)
+        dev, dev_source = load_labelled(config.dev_file, *columns), config.dev_file
     elif Path(config.train_file).resolve() == corpus_file("train").resolve():
-        dev = load_examples(corpus_file("dev"))
+        dev, dev_source = load_examples(corpus_file("dev")), str(corpus_file("dev"))
     else:
         train, dev = split_off_dev(train, config.seed)
+        dev_source = f"10% of the documents of {config.train_file} (seed {config.seed})"
     missing = [label for label in LABELS if label not in {ex.label for ex in train}]
     if missing:
         raise DataError(f"{config.train_file}: no training sentences labelled {', '.join(missing)}; "
                         f"casus learns all of {', '.join(LABELS)}")
-    return train, dev
+    return train, dev, dev_source
 
 
 def split_off_dev(examples, seed, fraction=0.1):
@@ -105,7 +106,7 @@ def train(config: TrainConfig) -> dict:
     main = accelerator.is_main_process
     say = accelerator.print
 
-    train_examples, dev_examples = load_splits(config)
+    train_examples, dev_examples, dev_source = load_splits(config)
     base = Path(config.base_model) if config.base_model else base_model_path()
     say(f"train {len(train_examples)} sentences {dict(Counter(ex.label for ex in train_examples))}")
     say(f"dev   {len(dev_examples)} sentences {dict(Counter(ex.label for ex in dev_examples))}")
@@ -165,7 +166,8 @@ def train(config: TrainConfig) -> dict:
                     best = {"dev_macro_f1": macro, "dev_f1": per_class, "step": step, "epoch": round(epoch, 2)}
                     evals_without_gain = 0
                     if main:  # the best model so far is always on disk: a crash loses nothing before it
-                        metadata = _metadata(config, base, train_examples, dev_examples, best, history, started)
+                        metadata = _metadata(config, base, (train_examples, dev_examples, dev_source), best,
+                                             history, started)
                         save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata)
                     accelerator.wait_for_everyone()
                 else:
@@ -184,14 +186,15 @@ def train(config: TrainConfig) -> dict:
     return summary
 
 
-def _metadata(config, base, train_examples, dev_examples, best, history, started):
+def _metadata(config, base, data, best, history, started):
+    train_examples, dev_examples, dev_source = data
     return {
         "casus_checkpoint": 1,
         "labels": list(LABELS),
         "base_model": BASE_MODEL_NAME if not config.base_model else str(base),
         "max_length": config.max_length,
         "train_data": _describe(config.train_file, train_examples),
-        "dev_data": _describe(config.dev_file or "(held out, see training config)", dev_examples),
+        "dev_data": _describe(dev_source, dev_examples),
         "metrics": best,
         "history": history,
         "config": config_dict(config),
