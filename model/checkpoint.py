@@ -1,4 +1,4 @@
-"""Save and read casus checkpoints: a Hugging Face `save_pretrained` folder plus casus.json metadata.
+"""Save and read casus checkpoints: a Hugging Face `save_pretrained` folder, casus.json metadata and a model card.
 
 Writes are atomic: everything goes to a temporary sibling folder that is renamed into place only when
 complete, so a crash leaves either the previous checkpoint or the new one, never half of one."""
@@ -15,13 +15,16 @@ class CheckpointError(RuntimeError):
     pass
 
 
-def save_checkpoint(model, tokenizer, out_dir, metadata: dict) -> Path:
+def save_checkpoint(model, tokenizer, out_dir, metadata: dict, model_card=None) -> Path:
+    """model_card: metadata -> README.md text, written into the checkpoint when given."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        if model_card is not None:
+            (tmp / "README.md").write_text(model_card(metadata), encoding="utf-8")
         with open(tmp / METADATA_FILE, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, sort_keys=True)
             f.flush()

@@ -46,6 +46,8 @@ def test_training_writes_a_checkpoint_that_pipeline_and_load_read(tiny_base, tin
     assert metadata["train_data"]["sha256"] == fingerprint(load_examples(tiny_jsonl))
     assert metadata["metrics"]["dev_macro_f1"] == pytest.approx(summary["dev_macro_f1"])
     assert len(metadata["history"]) == len(summary["history"]) >= 1
+    card = (out / "README.md").read_text()
+    assert "`military_action`: armed force is used" in card and f"{summary['dev_macro_f1']:.4f}" in card
 
     classifier = pipeline("text-classification", model=str(out))
     assert classifier("Rockets hit the base.")[0]["label"] in LABELS

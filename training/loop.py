@@ -24,6 +24,7 @@ from data.labels import ID2LABEL, LABEL2ID, LABELS
 from data.loaders import DataError, fingerprint, load_examples
 from eval.evaluator import ClassificationEvaluator
 from model.base import BASE_MODEL_NAME, base_model_path
+from model.card import model_card
 from model.checkpoint import METADATA_FILE, save_checkpoint
 from model.inference import encode, predict_proba
 from training.config import TrainConfig, config_dict
@@ -168,7 +169,7 @@ def train(config: TrainConfig) -> dict:
                     if main:  # the best model so far is always on disk: a crash loses nothing before it
                         metadata = _metadata(config, base, (train_examples, dev_examples, dev_source), best,
                                              history, started)
-                        save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata)
+                        save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata, model_card)
                     accelerator.wait_for_everyone()
                 else:
                     evals_without_gain += 1

@@ -1,0 +1,35 @@
+"""The model card (README.md) saved in every checkpoint: what the model tags, on what data, how well."""
+from data.labels import DEFINITIONS, LABELS
+
+
+def model_card(metadata: dict) -> str:
+    metrics = metadata["metrics"]
+    train, dev = metadata["train_data"], metadata["dev_data"]
+    lines = [
+        "---",
+        "pipeline_tag: text-classification",
+        "language: en",
+        f"base_model: {metadata['base_model']}",
+        "---",
+        "# casus sentence tagger",
+        "",
+        "Tags one sentence of international-conflict news with one of four labels (guidelines: casus "
+        "`shared/spec/labels.md`); ties go to the first in this order:",
+        "",
+        *[f"- `{label}`: {DEFINITIONS[label]}" for label in LABELS],
+        "",
+        "```python",
+        "from model import load            # casus; or transformers.pipeline(\"text-classification\", model=DIR)",
+        "load(DIR).tag_article(text)",
+        "```",
+        "",
+        f"Fine-tuned from {metadata['base_model']}, max_length {metadata['max_length']} tokens.",
+        f"Training data: {train['source']} ({train['sentences']} sentences, sha256 {train['sha256'][:12]}...).",
+        f"Dev data: {dev['source']} ({dev['sentences']} sentences).",
+        "",
+        f"Best dev macro-F1 {metrics['dev_macro_f1']:.4f} at step {metrics['step']} (epoch {metrics['epoch']}); "
+        "dev F1 per label: " + ", ".join(f"{label} {metrics['dev_f1'][label]:.4f}" for label in LABELS) + ".",
+        "Dev scores select the checkpoint and so flatter it: evaluate on held-out data with `casus eval`.",
+        "",
+    ]
+    return "\n".join(lines)
