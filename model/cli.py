@@ -17,6 +17,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sentences", action="store_true",
                         help="the input holds one sentence per line: tag the lines, do not split them")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--priors", metavar="JSON",
+                        help="label mix of the text to tag, e.g. the priors.json that `casus eval --adapt-priors` "
+                             "writes; real news is mostly background")
+    parser.add_argument("--adapt-priors", action="store_true",
+                        help="estimate the label mix from the input itself (needs a few hundred sentences)")
     parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                         help="int8 = dynamic quantization of linear layers (CPU); auto = int8 on CPU, fp32 on GPU")
     args = parser.parse_args(argv)
@@ -33,14 +38,24 @@ def main(argv=None) -> int:
     quiet_transformers()
 
     try:
-        tagger = load(args.model, precision=args.precision)
-    except CheckpointError as err:
+        priors = json.loads(Path(args.priors).read_text(encoding="utf-8")) if args.priors else None
+        tagger = load(args.model, precision=args.precision, priors=priors)
+    except (CheckpointError, OSError, ValueError) as err:  # json.JSONDecodeError is a ValueError
         print(f"casus tag: error: {err}", file=sys.stderr)
         return 2
     if args.sentences:
-        tags = tagger.tag([line.strip() for line in text.splitlines() if line.strip()], args.batch_size)
+        sentences = [line.strip() for line in text.splitlines() if line.strip()]
     else:
-        tags = tagger.tag_article(text, args.batch_size)
+        from data.sentences import split_sentences
+
+        sentences = split_sentences(text)
+    if args.adapt_priors and sentences:
+        if len(sentences) < 200:
+            print(f"casus tag: warning: estimating a label mix from {len(sentences)} sentences is unreliable",
+                  file=sys.stderr)
+        mix = tagger.adapt_priors(sentences, args.batch_size)
+        print("label mix: " + ", ".join(f"{label} {share:.3f}" for label, share in mix.items()), file=sys.stderr)
+    tags = tagger.tag(sentences, args.batch_size)
     for i, tag in enumerate(tags, 1):
         if args.format == "jsonl":
             print(json.dumps({"index": i, **tag.to_dict()}, ensure_ascii=False))

@@ -3,11 +3,13 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from model.checkpoint import read_metadata
 from model.inference import encode, predict_proba
+from model.priors import estimate_priors, shift_priors
 
 
 @dataclass
@@ -29,10 +31,38 @@ class Tagger:
         self.max_length = max_length
         self.metadata = metadata or {}
         self.labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+        # The label mix the model's probabilities assume; uniform after class-weighted training.
+        self.train_prior = np.array(self.metadata.get("train_prior", [1 / len(self.labels)] * len(self.labels)))
+        self.priors = None  # the label mix of the text being tagged, when set: see set_priors
 
     def predict_proba(self, texts, batch_size=64, progress=False):
-        """Probabilities [n, len(labels)] in `self.labels` order."""
-        return predict_proba(self.model, self.tokenizer, _checked(texts), batch_size, self.max_length, progress)
+        """Probabilities [n, len(labels)] in `self.labels` order, re-weighted for `self.priors` if set."""
+        probs = predict_proba(self.model, self.tokenizer, _checked(texts), batch_size, self.max_length, progress)
+        if self.priors is None or not len(probs):
+            return probs
+        return shift_priors(probs, self.train_prior, self.priors).astype(np.float32)
+
+    def set_priors(self, priors):
+        """Tell the tagger the label mix of the text it will tag ({label: share}), or None to go back
+        to the model as trained. Real news is mostly background; see adapt_priors to estimate the mix."""
+        if priors is None:
+            self.priors = None
+            return
+        unknown = set(priors) - set(self.labels)
+        if unknown or set(priors) != set(self.labels):
+            raise ValueError(f"priors need a share for each of {', '.join(self.labels)}; got {sorted(priors)}")
+        shares = np.array([float(priors[label]) for label in self.labels])
+        if not np.all(shares > 0):
+            raise ValueError("every prior share must be positive")
+        self.priors = shares / shares.sum()
+
+    def adapt_priors(self, texts, batch_size=64) -> dict:
+        """Estimate the label mix of `texts` without labels (EM), adopt it, and return it. Use a few
+        hundred sentences or more of the kind you will tag: a single article is too few."""
+        self.priors = None
+        estimated = estimate_priors(self.predict_proba(texts, batch_size), self.train_prior)
+        self.set_priors(dict(zip(self.labels, estimated)))
+        return {label: float(p) for label, p in zip(self.labels, self.priors)}
 
     def tag(self, texts, batch_size=64, progress=False) -> list[Tag]:
         """One Tag per sentence, in input order."""
@@ -63,11 +93,12 @@ class Tagger:
 PRECISIONS = ("auto", "fp32", "int8")
 
 
-def load(model_dir, device=None, precision="auto") -> Tagger:
+def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
     """A Tagger for a checkpoint written by `casus train` (any folder with casus.json).
 
     precision: "int8" quantizes the linear layers' weights for CPU inference (about 4x the speed of
-    fp32 on 2 cores; see README for the quality check); "auto" is int8 on CPU and fp32 on GPU."""
+    fp32 on 2 cores; see README for the quality check); "auto" is int8 on CPU and fp32 on GPU.
+    priors: the label mix of the text to tag, as in Tagger.set_priors."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     model_dir = Path(model_dir)
@@ -80,7 +111,9 @@ def load(model_dir, device=None, precision="auto") -> Tagger:
             raise ValueError("int8 dynamic quantization runs on the CPU only; use precision='fp32' on GPU")
         model = quantize_int8(model)
     model.to(device)
-    return Tagger(model, tokenizer, metadata.get("max_length", 128), metadata)
+    tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata)
+    tagger.set_priors(priors)
+    return tagger
 
 
 def quantize_int8(model):

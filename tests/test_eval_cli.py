@@ -90,7 +90,7 @@ def test_evaluates_model_and_baseline(files, capsys):
     assert set(summary["metrics"]) == {"run1", "baseline"}
     assert summary["benchmark"] is None
     assert summary["baseline_train"] == str(files.train)
-    paired = summary["paired_macro_f1_difference"]
+    paired = summary["paired_macro_f1_difference_vs_baseline"]["run1"]
     assert paired["difference"] == pytest.approx(model_metrics["macro_f1"] - summary["metrics"]["baseline"]["macro_f1"])
     assert paired["samples"] == 50 and "paired bootstrap 95% CI" in stdout
     misclassified = (files.out / "run1" / "misclassified.jsonl").read_text().splitlines()
@@ -208,3 +208,16 @@ def test_a_real_checkpoint_end_to_end(tiny_checkpoint, tiny_jsonl, tmp_path, cap
     assert summary["metrics"]["model"]["n"] == 16
     assert [row["batch_size"] for row in summary["benchmark"]["results"]] == [1, 8]
     assert "sentences/s" in capsys.readouterr().out
+
+
+def test_adapt_priors_adds_a_column_and_writes_the_mix(tiny_checkpoint, tiny_jsonl, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = casus.main(["eval", "--model", str(tiny_checkpoint), "--data", str(tiny_jsonl), "--train",
+                       str(tiny_jsonl), "--out", str(out), "--bootstrap", "20", "--no-benchmark", "--adapt-priors"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["metrics"]) == {"model", "model+priors", "baseline"}
+    assert set(summary["paired_macro_f1_difference_vs_baseline"]) == {"model", "model+priors"}
+    priors = json.loads((out / "priors.json").read_text())
+    assert set(priors) == set(LABELS) and sum(priors.values()) == pytest.approx(1.0)
+    assert "label mix estimated from the texts" in capsys.readouterr().err

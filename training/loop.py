@@ -194,6 +194,8 @@ def _metadata(config, base, data, best, history, started):
         "labels": list(LABELS),
         "base_model": BASE_MODEL_NAME if not config.base_model else str(base),
         "max_length": config.max_length,
+        # the label mix the model's probabilities assume: class weights make it uniform
+        "train_prior": _train_prior(train_examples, config.class_weights),
         "train_data": _describe(config.train_file, train_examples),
         "dev_data": _describe(dev_source, dev_examples),
         "metrics": best,
@@ -202,6 +204,13 @@ def _metadata(config, base, data, best, history, started):
         "train_seconds_at_save": round(time.time() - started, 1),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _train_prior(examples, weighted):
+    if weighted:
+        return [1 / len(LABELS)] * len(LABELS)
+    counts = Counter(ex.label for ex in examples)
+    return [counts[label] / len(examples) for label in LABELS]
 
 
 def _describe(source, examples):
