@@ -28,7 +28,8 @@ train: install
 evaluate: install
 	$(BIN)/casus eval --model $(MODEL) --data data/corpus/test.jsonl
 	@if [ -f $(SHARED)/data/conflibert_cameo_class.jsonl ]; then \
-		$(BIN)/casus eval --model $(MODEL) --data $(SHARED)/data/conflibert_cameo_class.jsonl --no-benchmark; fi
+		$(BIN)/casus eval --model $(MODEL) --data $(SHARED)/data/conflibert_cameo_class.jsonl --no-benchmark \
+			--adapt-priors; fi
 
 tag: install
 	$(BIN)/casus tag --model $(MODEL) $(SHARED)/examples/article.txt

@@ -48,8 +48,9 @@ class Tagger:
         if priors is None:
             self.priors = None
             return
-        unknown = set(priors) - set(self.labels)
-        if unknown or set(priors) != set(self.labels):
+        if not isinstance(priors, dict):
+            raise ValueError(f"priors must map each label to its share, got {type(priors).__name__}")
+        if set(priors) != set(self.labels):
             raise ValueError(f"priors need a share for each of {', '.join(self.labels)}; got {sorted(priors)}")
         shares = np.array([float(priors[label]) for label in self.labels])
         if not np.all(shares > 0):

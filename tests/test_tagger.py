@@ -88,6 +88,8 @@ def test_priors_reweight_probabilities_by_bayes_rule(tiny_checkpoint):
     np.testing.assert_allclose(tagger.predict_proba(SENTENCES), raw)
     with pytest.raises(ValueError, match="a share for each"):
         tagger.set_priors({"threat": 1.0})
+    with pytest.raises(ValueError, match="map each label"):
+        tagger.set_priors([0.25] * 4)
 
 
 def test_adapt_priors_estimates_a_mix_and_adopts_it(tiny_checkpoint):
