@@ -1,6 +1,7 @@
 """Seed variance: train the default recipe under several seeds and score each run on the same data.
 
-    python -m eval.seeds --seeds 0 1 2 --data data/corpus/test.jsonl ../shared/data/conflibert_cameo_class.jsonl
+    python -m eval.seeds --seeds 0 1 2 --adapt-priors \
+        --data data/corpus/test.jsonl ../shared/data/conflibert_cameo_class.jsonl
 
 One fine-tuning run is one draw; a single macro-F1 says little about the recipe. This prints each run's
 macro-F1 per data file and per class, and their mean and standard deviation."""
@@ -24,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", nargs="+", default=[str(corpus_file("test"))], help="labelled files to score")
     parser.add_argument("--out", default="runs/seeds", help="one checkpoint per seed goes under here")
     parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto")
+    parser.add_argument("--adapt-priors", action="store_true",
+                        help="also score each file with the label mix estimated from its texts (no labels)")
     args = parser.parse_args(argv)
 
     from model import load
@@ -37,8 +40,14 @@ def main(argv=None) -> int:
         config = replace(TrainConfig(), seed=seed, out_dir=str(Path(args.out) / f"seed{seed}"))
         summary = train(config)
         tagger = load(config.out_dir, precision=args.precision)
-        scores = {name: ClassificationEvaluator.from_examples(examples, bootstrap_samples=0)(tagger.predict_proba)
-                  for name, examples in datasets.items()}
+        scores = {}
+        for name, examples in datasets.items():
+            evaluator = ClassificationEvaluator.from_examples(examples, bootstrap_samples=0)
+            scores[name] = evaluator(tagger.predict_proba)
+            if args.adapt_priors:
+                tagger.adapt_priors([ex.text for ex in examples])
+                scores[f"{name}+priors"] = evaluator(tagger.predict_proba)
+                tagger.set_priors(None)
         runs.append({"seed": seed, "train_seconds": summary["train_seconds"], "dev_macro_f1": summary["dev_macro_f1"],
                      "scores": scores})
         print(f"seed {seed}: " + ", ".join(f"{name} macro-F1 {m['macro_f1']:.4f}" for name, m in scores.items()),
