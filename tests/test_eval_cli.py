@@ -111,6 +111,7 @@ def test_default_output_folder_and_benchmark(files, capsys):
 def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, capsys):
     # The default loader is `model.load`, imported when main runs: a stand-in module proves the wiring
     monkeypatch.setitem(sys.modules, "model", types.SimpleNamespace(load=lambda d, **kw: FakeTagger()))
+    monkeypatch.setitem(sys.modules, "model.quiet", types.SimpleNamespace(quiet_transformers=lambda: None))
     code = casus.main(["eval", "--model", str(files.model), "--data", str(files.data), "--no-baseline",
                        "--no-benchmark", "--out", str(files.out)])
     assert code == 0
@@ -199,25 +200,17 @@ def test_upper_case_labels_of_the_shared_sample(files, capsys):
 
 
 @pytest.mark.slow
-def test_a_real_checkpoint_end_to_end(tiny_checkpoint, tiny_jsonl, tmp_path, capsys):
+def test_a_real_checkpoint_end_to_end_with_adapted_priors(tiny_checkpoint, tiny_jsonl, tmp_path, capsys):
     out = tmp_path / "out"
     code = casus.main(["eval", "--model", str(tiny_checkpoint), "--data", str(tiny_jsonl), "--train",
-                       str(tiny_jsonl), "--out", str(out), "--batch-size", "8", "--bootstrap", "50"])
+                       str(tiny_jsonl), "--out", str(out), "--batch-size", "8", "--bootstrap", "50", "--adapt-priors"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["model"]["n"] == 16
     assert [row["batch_size"] for row in summary["benchmark"]["results"]] == [1, 8]
-    assert "sentences/s" in capsys.readouterr().out
-
-
-def test_adapt_priors_adds_a_column_and_writes_the_mix(tiny_checkpoint, tiny_jsonl, tmp_path, capsys):
-    out = tmp_path / "out"
-    code = casus.main(["eval", "--model", str(tiny_checkpoint), "--data", str(tiny_jsonl), "--train",
-                       str(tiny_jsonl), "--out", str(out), "--bootstrap", "20", "--no-benchmark", "--adapt-priors"])
-    assert code == 0
-    summary = json.loads((out / "summary.json").read_text())
     assert set(summary["metrics"]) == {"model", "model+priors", "baseline"}
     assert set(summary["paired_macro_f1_difference_vs_baseline"]) == {"model", "model+priors"}
     priors = json.loads((out / "priors.json").read_text())
     assert set(priors) == set(LABELS) and sum(priors.values()) == pytest.approx(1.0)
-    assert "label mix estimated from the texts" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "sentences/s" in captured.out and "label mix estimated from the texts" in captured.err
