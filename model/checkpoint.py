@@ -20,6 +20,7 @@ def save_checkpoint(model, tokenizer, out_dir, metadata: dict, model_card=None) 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a checkpoint is shared like any folder
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -46,6 +47,12 @@ def _swap_into_place(tmp: Path, out_dir: Path):
         os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_metadata(model_dir) -> dict:

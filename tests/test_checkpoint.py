@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -46,3 +48,12 @@ def test_read_metadata_errors(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(CheckpointError, match="not a casus checkpoint"):
         read_metadata(tmp_path / "plain")
+
+
+def test_checkpoint_folder_is_not_private(parts, tmp_path):
+    model, tokenizer = parts
+    save_checkpoint(model, tokenizer, tmp_path / "ckpt", {"version": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    # as any folder made with mkdir would be, not mkdtemp's private 0700
+    assert (tmp_path / "ckpt").stat().st_mode & 0o777 == 0o777 & ~umask
