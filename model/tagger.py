@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from model.checkpoint import read_metadata
-from model.inference import encode, predict_proba
+from model.inference import encode, predict_proba_ids
 from model.priors import estimate_priors, shift_priors
 
 
@@ -37,7 +37,11 @@ class Tagger:
 
     def predict_proba(self, texts, batch_size=64, progress=False):
         """Probabilities [n, len(labels)] in `self.labels` order, re-weighted for `self.priors` if set."""
-        probs = predict_proba(self.model, self.tokenizer, _checked(texts), batch_size, self.max_length, progress)
+        ids, _ = encode(self.tokenizer, _checked(texts), self.max_length)
+        return self._probabilities(ids, batch_size, progress)
+
+    def _probabilities(self, ids, batch_size, progress):
+        probs = predict_proba_ids(self.model, self.tokenizer, ids, batch_size, progress)
         if self.priors is None or not len(probs):
             return probs
         return shift_priors(probs, self.train_prior, self.priors).astype(np.float32)
@@ -68,17 +72,17 @@ class Tagger:
     def tag(self, texts, batch_size=64, progress=False) -> list[Tag]:
         """One Tag per sentence, in input order."""
         texts = _checked(texts)
-        probs = self.predict_proba(texts, batch_size, progress)
-        lengths = [len(ids) for ids in encode(self.tokenizer, texts, self.max_length + 1)]
+        ids, cut = encode(self.tokenizer, texts, self.max_length)
+        probs = self._probabilities(ids, batch_size, progress)
         tags = []
-        for text, row, n_tokens in zip(texts, probs, lengths):
+        for text, row, truncated in zip(texts, probs, cut):
             best = int(row.argmax())
             tags.append(Tag(
                 text=text,
                 label=self.labels[best],
                 score=float(row[best]),
                 probs={label: float(p) for label, p in zip(self.labels, row)},
-                truncated=n_tokens > self.max_length,
+                truncated=truncated,
             ))
         return tags
 

@@ -98,3 +98,13 @@ def test_adapt_priors_estimates_a_mix_and_adopts_it(tiny_checkpoint):
     assert set(mix) == set(LABELS) and sum(mix.values()) == pytest.approx(1.0)
     assert tagger.priors is not None and tagger.tag(SENTENCES)[0].label in LABELS
     assert load(tiny_checkpoint, priors=mix).priors == pytest.approx(tagger.priors)
+
+
+def test_cutting_matches_the_tokenizers_own_truncation(tagger):
+    from model.inference import encode
+
+    texts = ["Short.", " ".join(["word"] * 300), "exactly " * 10]
+    for max_length in (8, 12, 128):
+        ids, cut = encode(tagger.tokenizer, texts, max_length)
+        assert ids == tagger.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        assert cut == [len(x) > max_length for x in tagger.tokenizer(texts)["input_ids"]]

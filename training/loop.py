@@ -116,7 +116,7 @@ def train(config: TrainConfig) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
 
-    ids = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
+    ids, _ = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
     features = [{"input_ids": x, "labels": LABEL2ID[ex.label]} for x, ex in zip(ids, train_examples)]
     batches = LengthGroupedBatches([len(x) for x in ids], config.batch_size, config.seed)
     loader = DataLoader(features, batch_sampler=batches, collate_fn=DataCollatorWithPadding(tokenizer))
