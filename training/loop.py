@@ -4,6 +4,7 @@ One plain loop on top of accelerate, so the same code runs on the CPU here, on a
 GPUs under `accelerate launch`."""
 import json
 import math
+import sys
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -140,7 +141,9 @@ def train(config: TrainConfig) -> dict:
 
     best = {"dev_macro_f1": -1.0}
     history, evals_without_gain, step = [], 0, 0
-    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not main)
+    # In a log file (not a terminal) every refresh is a new line: refresh rarely there.
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not main,
+               mininterval=0.1 if sys.stderr.isatty() else 30)
     stop = False
     while not stop:
         for batch in loader:
