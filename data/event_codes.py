@@ -2,7 +2,7 @@
 import re
 from dataclasses import replace
 
-from data.loaders import DataError, Example, read_rows, to_example
+from data.loaders import DataError, Example, load_examples, read_rows, to_example
 
 # CAMEO root code (the first two digits) -> tag. Every other root (01-10, 12, 14-17) is background.
 CAMEO_ROOT_TAGS = {
@@ -87,7 +87,5 @@ def load_labelled(path, scheme="tags", text_column="text", label_column="label")
     """Labelled examples from a file whose labels are the four tags (scheme "tags") or event codes
     ("cameo", "plover"; label_column then names the code column, "label" meaning the default ones)."""
     if scheme == "tags":
-        from data.loaders import load_examples
-
         return load_examples(path, text_column, label_column)
     return load_event_records(path, scheme, text_column, None if label_column == "label" else label_column)

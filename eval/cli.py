@@ -105,21 +105,27 @@ def run(args, load_model=None):
     metrics, evaluators = {}, {}
     metrics[model_name], evaluators[model_name] = evaluate(model_name, tagger.predict_proba)
     if args.adapt_priors:
-        priors = tagger.adapt_priors([ex.text for ex in examples], args.batch_size)
+        # re-weight the probabilities just scored: the model need not run again
+        from model.priors import estimate_priors, shift_priors
+
+        raw = evaluators[model_name].last_probabilities
+        mix = estimate_priors(raw, tagger.train_prior)
+        priors = {label: float(share) for label, share in zip(LABELS, mix)}
         print("label mix estimated from the texts (no labels used): "
               + ", ".join(f"{label} {share:.3f}" for label, share in priors.items()), file=sys.stderr)
         adapted = f"{model_name}+priors"
-        metrics[adapted], evaluators[adapted] = evaluate(adapted, tagger.predict_proba)
+        shifted = shift_priors(raw, tagger.train_prior, mix)
+        metrics[adapted], evaluators[adapted] = evaluate(adapted, lambda texts: shifted)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "priors.json").write_text(json.dumps(priors, indent=2), encoding="utf-8")
-        tagger.set_priors(None)  # the benchmark times the model as loaded
     paired = {}
     if baseline is not None:
         metrics["baseline"], baseline_evaluator = evaluate("baseline", baseline.predict_proba)
         if args.bootstrap:
             for system, evaluator in evaluators.items():
                 paired[system] = paired_bootstrap_difference(
-                    evaluator.gold, evaluator.last_predictions, baseline_evaluator.last_predictions, args.bootstrap)
+                    evaluator.gold, evaluator.last_probabilities.argmax(axis=1),
+                    baseline_evaluator.last_probabilities.argmax(axis=1), args.bootstrap)
 
     print(format_comparison(metrics))
     for system, diff in paired.items():

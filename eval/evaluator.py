@@ -45,7 +45,7 @@ class ClassificationEvaluator:
         """predict_proba: any callable texts -> [n, 4] probabilities in LABELS order."""
         predict = bind_supported(predict_proba, batch_size=self.batch_size, progress=self.show_progress_bar)
         probs = check_probabilities(predict(self.texts), len(self.texts))
-        self.last_predictions = probs.argmax(axis=1)  # kept for paired comparisons between systems
+        self.last_probabilities = probs  # kept for paired comparisons and re-weighting without re-running
         metrics = {"name": self.name, **compute_metrics(self.gold, probs, self.bootstrap_samples, self.seed),
                    "per_group": accuracy_per_group(self.gold, probs, self.groups)}
         if output_dir is not None:
@@ -119,6 +119,11 @@ def confusion_matrix(gold, pred) -> np.ndarray:
     return np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)
 
 
+def macro_f1(gold, pred) -> float:
+    """Macro-F1 over all four labels of gold and predicted label ids."""
+    return float(scores_per_class(confusion_matrix(gold, pred))[2].mean())
+
+
 def scores_per_class(confusion):
     """Precision, recall and F1 per class; 0 where undefined (as sklearn with zero_division=0)."""
     tp = np.diag(confusion).astype(np.float64)
@@ -139,7 +144,7 @@ def bootstrap_macro_f1_ci(gold, pred, samples=1000, seed=0, level=0.95):
     scores = np.empty(samples)
     for i in range(samples):  # a loop, not an [samples, n] index array: memory stays O(n) on big sets
         rows = rng.integers(0, n, size=n)
-        scores[i] = scores_per_class(confusion_matrix(gold[rows], pred[rows]))[2].mean()
+        scores[i] = macro_f1(gold[rows], pred[rows])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return [float(low), float(high)]
@@ -149,16 +154,12 @@ def paired_bootstrap_difference(gold, pred_a, pred_b, samples=1000, seed=0, leve
     """macro-F1 of system a minus that of system b, both scored on the same resampled sentences each
     time: the honest test of "a beats b" on one test set (two separate CIs overlap far more often than
     the paired difference crosses 0). p_not_better is the share of resamples where a does not beat b."""
-    def macro(rows, pred):
-        return scores_per_class(confusion_matrix(gold[rows], pred[rows]))[2].mean()
-
-    everything = np.arange(len(gold))
-    point = macro(everything, pred_a) - macro(everything, pred_b)
+    point = macro_f1(gold, pred_a) - macro_f1(gold, pred_b)
     rng = np.random.default_rng(seed)
     diffs = np.empty(samples)
     for i in range(samples):
         rows = rng.integers(0, len(gold), size=len(gold))
-        diffs[i] = macro(rows, pred_a) - macro(rows, pred_b)
+        diffs[i] = macro_f1(gold[rows], pred_a[rows]) - macro_f1(gold[rows], pred_b[rows])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(diffs, [tail, 100 - tail])
     return {"difference": float(point), "ci": [float(low), float(high)],

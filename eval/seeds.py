@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from model import load
+    from model.priors import estimate_priors, shift_priors
     from model.quiet import quiet_transformers
     from training.loop import train
 
@@ -44,10 +45,10 @@ def main(argv=None) -> int:
         for name, examples in datasets.items():
             evaluator = ClassificationEvaluator.from_examples(examples, bootstrap_samples=0)
             scores[name] = evaluator(tagger.predict_proba)
-            if args.adapt_priors:
-                tagger.adapt_priors([ex.text for ex in examples])
-                scores[f"{name}+priors"] = evaluator(tagger.predict_proba)
-                tagger.set_priors(None)
+            if args.adapt_priors:  # re-weight the probabilities just scored, without running the model again
+                raw = evaluator.last_probabilities
+                shifted = shift_priors(raw, tagger.train_prior, estimate_priors(raw, tagger.train_prior))
+                scores[f"{name}+priors"] = evaluator(lambda texts: shifted)
         runs.append({"seed": seed, "train_seconds": summary["train_seconds"], "dev_macro_f1": summary["dev_macro_f1"],
                      "scores": scores})
         print(f"seed {seed}: " + ", ".join(f"{name} macro-F1 {m['macro_f1']:.4f}" for name, m in scores.items()),

@@ -32,8 +32,9 @@ from training.config import TrainConfig, config_dict
 
 
 def load_splits(config: TrainConfig):
-    """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped dev split when training on the
-    shipped corpus, else a seeded 10% of the training documents (or sentences, without doc_id)."""
+    """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped dev split
+    when training on the shipped corpus, else a seeded 10% of the training documents (or sentences,
+    without doc_id)."""
     columns = (config.label_scheme, config.text_column, config.label_column)
     train = load_labelled(config.train_file, *columns)
     if config.dev_file:
