@@ -2,10 +2,17 @@
 
 A quotation and its attribution stay one sentence, as the guidelines (shared/spec/labels.md) ask:
     "We will respond," the group said.
-A quotation of several sentences is not split inside: its attribution belongs to all of it.
-Blank lines always end a sentence; a single newline ends one only where the line ends with
-terminal punctuation (otherwise it is a wrapped line and is read as a space).
+A quotation of several sentences is one unit (guidelines v2): its attribution belongs to all of it.
+Straight and curly quotation marks pair with each other by position (opening after a space, closing
+before one), so a story that mixes them still pairs its quotes; a quote left open does not swallow its
+paragraph, unless the next paragraph opens with a quotation mark, which is how news continues a
+quotation across paragraphs.
+Blank lines always end a sentence; a single newline ends one where the line ends with terminal
+punctuation, or where the line is a subhead (short, no terminal punctuation, followed by a capital);
+otherwise it is a wrapped line and is read as a space.
+Time is linear in the length of the text.
 """
+import bisect
 import re
 
 # A possible boundary: terminal punctuation, any closing quotes or brackets, then whitespace and what
@@ -13,6 +20,8 @@ import re
 _CANDIDATE = re.compile(r"""[.?!]+["”’')\]]*(?=\s+["“‘'(\[]*[A-Z0-9])""")
 _LINE_END = re.compile(r"""[.?!]+["”’')\]]*$""")
 _CLOSING_QUOTES = "\"”’'"
+_NEXT_WORD = re.compile(r"\s+(\S+)")
+_OPENS_QUOTE = re.compile(r"""^\s*[("“„]""")
 
 # Abbreviations that never end a sentence: titles, months, Latin shorthands.
 _NEVER_FINAL = {
@@ -42,52 +51,81 @@ _ATTRIBUTION = re.compile(
     r"(?:said|says|asked|asks|told|added|adds|wrote|writes|shouted|chanted|declared|warned|replied|tweeted|"
     r"insisted|wondered|cried)\b")
 
+# A wrapped line breaks anywhere, often after one of these; a subhead does not end on them.
+_CONTINUES = {"the", "a", "an", "of", "to", "in", "on", "at", "by", "for", "with", "and", "or", "but", "from",
+              "that", "as", "said", "says", "its", "their", "his", "her", "is", "was", "were", "are", "has",
+              "have", "had", "will", "would", "not", "into", "over", "after", "before", "than"}
+_SUBHEAD_MAX_WORDS = 12
+
 
 def split_sentences(text: str) -> list[str]:
     """The sentences of `text`, whitespace collapsed, in order. Empty or blank text gives []."""
     sentences = []
-    for block in _blocks(text):
-        sentences.extend(_split_block(" ".join(block.split())))
+    for block, continued in _blocks(text):
+        sentences.extend(_split_block(" ".join(block.split()), continued))
     return sentences
 
 
 def _blocks(text):
-    """Stretches of text that no sentence crosses: paragraphs, and lines that end a sentence."""
-    lines = []
-    for line in text.splitlines():
-        if not line.strip():  # blank line: paragraph break
-            if lines:
-                yield " ".join(lines)
-            lines = []
-            continue
-        lines.append(line)
-        if _LINE_END.search(line.rstrip()):
-            yield " ".join(lines)
-            lines = []
-    if lines:
-        yield " ".join(lines)
+    """Stretches of text that no sentence crosses: paragraphs, lines that end a sentence, and subheads.
+    Each comes with whether the next paragraph opens with a quotation mark (a quote carried over)."""
+    paragraphs = [p for p in re.split(r"\n[ \t\f\v\r\u00a0]*\n", text) if p.strip()]
+    for k, paragraph in enumerate(paragraphs):
+        continued = k + 1 < len(paragraphs) and bool(_OPENS_QUOTE.match(paragraphs[k + 1]))
+        lines = [line for line in paragraph.splitlines() if line.strip()]
+        widest = max(len(line.strip()) for line in lines)
+        pending = []
+        for i, line in enumerate(lines):
+            pending.append(line)
+            following = lines[i + 1] if i + 1 < len(lines) else None
+            if following is None:
+                break
+            if _LINE_END.search(line.rstrip()) or _is_subhead(line, following, widest):
+                yield " ".join(pending), False
+                pending = []
+        if pending:
+            yield " ".join(pending), continued
 
 
-def _quote_spans(block):
-    """(open, close) offsets of each quotation: curly quotes pair by direction, straight double quotes in
-    order of appearance. An unclosed quote makes no span, so a stray mark cannot swallow a paragraph."""
+def _is_subhead(line, following, widest):
+    """A short line with no terminal punctuation, well short of the paragraph's longest line, that does
+    not break off mid-phrase, followed by a line that starts like a sentence."""
+    words = line.split()
+    if not words or len(words) > _SUBHEAD_MAX_WORDS or len(line.strip()) > 0.6 * widest:
+        return False
+    if words[0][:1].islower() or words[-1].lower() in _CONTINUES or words[-1][-1] in ",;:-–—(":
+        return False
+    start = following.lstrip().lstrip("\"“‘'([")
+    return start[:1].isupper() or start[:1].isdigit()
+
+
+def _quote_spans(block, continued=False):
+    """Sorted, non-overlapping (open, close) offsets of each double-quoted stretch. A mark opens a quote
+    when it is “ or „, or a straight quote at the start or after a space or bracket; any other mark
+    closes one. A quote still open at the end of the block makes no span (a stray mark must not swallow
+    a paragraph), except where the quotation is carried over into the next paragraph."""
     spans, open_at = [], None
     for i, c in enumerate(block):
-        if c == "“":
-            open_at = i
-        elif c == "”" and open_at is not None:
+        if c not in "\"“”„":
+            continue
+        opening = c in "“„" or (c == '"' and (i == 0 or block[i - 1] in " ([—–-"))
+        if opening:
+            open_at = i  # a new quote while one is open: the earlier one was never closed
+        elif open_at is not None:
             spans.append((open_at, i))
             open_at = None
-    straight = [i for i, c in enumerate(block) if c == '"']
-    spans += list(zip(straight[0::2], straight[1::2]))
+    if open_at is not None and continued:
+        spans.append((open_at, len(block)))
     return spans
 
 
-def _split_block(block):
+def _split_block(block, continued=False):
     sentences, start = [], 0
-    spans = _quote_spans(block)
+    spans = _quote_spans(block, continued)
+    opens = [a for a, _ in spans]
     for match in _CANDIDATE.finditer(block):
-        if any(a < match.start() and b >= match.end() for a, b in spans):
+        k = bisect.bisect_left(opens, match.start()) - 1
+        if k >= 0 and spans[k][1] >= match.end():
             continue  # inside a quotation that closes later
         if _is_boundary(block, match):
             sentences.append(block[start:match.end()].strip())
@@ -102,15 +140,15 @@ def _is_boundary(block, match):
     """Whether the candidate `match` really ends a sentence, judged by the words on either side."""
     punct = match.group().rstrip(_CLOSING_QUOTES + ")]")
     quoted = any(c in _CLOSING_QUOTES for c in match.group()[len(punct):])
-    following = block[match.end():]
-    next_word = following.split(maxsplit=1)[0].lstrip("\"“‘'([").rstrip(",;:.?!\"”’')]")
+    following = _NEXT_WORD.match(block, match.end())
+    next_word = following.group(1).lstrip("\"“‘'([").rstrip(",;:.?!\"”’')]")
 
     if "?" in punct or "!" in punct:
-        return not (quoted and next_word not in _SENTENCE_STARTERS and _ATTRIBUTION.match(following))
+        return not (quoted and next_word not in _SENTENCE_STARTERS and _ATTRIBUTION.match(block, match.end()))
     if quoted:  # `... respond." The group ...`: a full stop inside the quote ends the sentence
         return True
 
-    word = (block[:match.start()].split() or [""])[-1].lstrip("\"“‘'([") + punct
+    word = block[block.rfind(" ", 0, match.start()) + 1:match.start()].lstrip("\"“‘'([") + punct
     if word in _NEVER_FINAL:
         return False
     if word == "No.":  # "No. 2" is a number; "No. The ..." is an answer

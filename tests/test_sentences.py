@@ -150,3 +150,60 @@ def test_properties_on_random_text(seed):
     sentences = split_sentences(text)
     assert all(s and s == s.strip() and "  " not in s and "\n" not in s for s in sentences)
     assert " ".join(sentences).split() == text.split()
+
+
+# Real stories mix quotation marks, leave quotes open and carry subheads: cases seen in real wire copy.
+@pytest.mark.parametrize("text", [
+    "“We will not leave,\" the commander said.",
+    "\"We will not leave,” the commander said.",
+    "“Our patience has limits. The next strike will be ours,\" the ministry said.",
+])
+def test_mixed_straight_and_curly_quotes_pair(text):
+    assert split_sentences(text) == [text]
+
+
+def test_mixed_quotes_do_not_merge_the_sentences_around_them():
+    text = ("The army said “we are ready\". Troops moved north on Monday. "
+            "\"Nothing will stop us,” a spokesman said. Two villages were shelled.")
+    assert split_sentences(text) == [
+        "The army said “we are ready\".", "Troops moved north on Monday.",
+        "\"Nothing will stop us,” a spokesman said.", "Two villages were shelled."]
+
+
+def test_a_stray_straight_quote_does_not_swallow_the_paragraph():
+    text = 'The raid began at dawn. A 5" shell hit the school. Nine died. The ministry said "so.'
+    assert split_sentences(text) == [
+        "The raid began at dawn.", 'A 5" shell hit the school.', "Nine died.", 'The ministry said "so.']
+
+
+def test_an_unclosed_quote_carried_into_the_next_paragraph_is_one_unit():
+    text = ("“We have buried our dead. We will not forget them.\n\n"
+            "“The occupiers will pay,” the statement said.")
+    assert split_sentences(text) == [
+        "“We have buried our dead. We will not forget them.",
+        "“The occupiers will pay,” the statement said."]
+
+
+def test_subheads_are_not_glued_to_the_next_sentence():
+    text = ("Strikes on the border\n"
+            "Jets struck three villages overnight, the army said, in the heaviest raids this year.\n"
+            "Reaction\n"
+            "The foreign ministry condemned the raids.")
+    assert split_sentences(text) == [
+        "Strikes on the border",
+        "Jets struck three villages overnight, the army said, in the heaviest raids this year.",
+        "Reaction",
+        "The foreign ministry condemned the raids."]
+
+
+def test_hard_wrapped_lines_are_not_taken_for_subheads():
+    text = ("The ministry said that troops from the northern command\n"
+            "Had crossed the river before dawn and that two\n"
+            "Villages near the border were now under army control.")
+    assert split_sentences(text) == [" ".join(text.split())]
+
+
+def test_a_long_text_without_paragraphs_splits_whole():
+    sentence = '“We will respond,” the group said of the strikes on U.S. bases. Nine died. '
+    text = sentence * 5000
+    assert len(split_sentences(text)) == 10000
