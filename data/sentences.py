@@ -100,23 +100,33 @@ def _is_subhead(line, following, widest):
 
 
 def _quote_spans(block, continued=False):
-    """Sorted, non-overlapping (open, close) offsets of each double-quoted stretch. A mark opens a quote
-    when it is “ or „, or a straight quote at the start or after a space or bracket; any other mark
-    closes one. A quote still open at the end of the block makes no span (a stray mark must not swallow
-    a paragraph), except where the quotation is carried over into the next paragraph."""
-    spans, open_at = [], None
+    """Sorted, non-overlapping (open, close) offsets of each outermost double-quoted stretch. A mark opens
+    a quote when it is “ or „, or a straight quote at the start or after a space or bracket; any other
+    mark closes the innermost open one, so a quote inside a quote ("The "United States" is not ...")
+    nests. A quote still open at the end of the block makes no span (a stray mark must not swallow a
+    paragraph), except where the quotation is carried over into the next paragraph."""
+    spans, stack = [], []
     for i, c in enumerate(block):
         if c not in "\"“”„":
             continue
-        opening = c in "“„" or (c == '"' and (i == 0 or block[i - 1] in " ([—–-"))
-        if opening:
-            open_at = i  # a new quote while one is open: the earlier one was never closed
-        elif open_at is not None:
-            spans.append((open_at, i))
-            open_at = None
-    if open_at is not None and continued:
-        spans.append((open_at, len(block)))
-    return spans
+        if c in "“„" or (c == '"' and (i == 0 or block[i - 1] in " ([—–-")):
+            stack.append(i)
+        elif stack:
+            start = stack.pop()
+            if not stack:
+                spans.append((start, i))
+    if stack and continued:
+        spans.append((stack[0], len(block)))
+    # an opening mark that never closed leaves the quotes it enclosed as separate spans: keep them sorted
+    # and drop any nested inside another
+    spans.sort()
+    merged = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _split_block(block, continued=False):

@@ -4,13 +4,13 @@ import json
 import sys
 from pathlib import Path
 
-from data.corpus import corpus_file
 from data.labels import LABELS
 from data.loaders import DataError, fingerprint, load_examples
 from eval.baseline import TfidfBaseline
 from eval.benchmark import benchmark_throughput, format_benchmark
 from eval.compare import format_comparison
-from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference
+from training.config import default_train_files
+from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 
 
 class UsageError(Exception):
@@ -24,7 +24,9 @@ def parse_args(argv):
     )
     parser.add_argument("--model", required=True, help="model folder written by `casus train`")
     parser.add_argument("--data", required=True, help="labelled .jsonl, .csv/.tsv or datasets folder to evaluate on")
-    parser.add_argument("--train", help="labelled data to train the baseline on (default: the shipped train split)")
+    parser.add_argument("--train", nargs="+", metavar="FILE",
+                        help="labelled data to train the baseline on (default: the model's own training data, "
+                             "from its casus.json, else the shipped train splits)")
     parser.add_argument("--out", help="output folder (default: <model>/eval/<data file stem>/)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-benchmark", action="store_true", help="skip the throughput benchmark")
@@ -63,18 +65,22 @@ def run(args, load_model=None):
     if not model_dir.is_dir():
         raise UsageError(f"{model_dir}: no such model folder")
     examples = load_examples(args.data)
-    train_file = None if args.no_baseline else Path(args.train) if args.train else corpus_file("train")
-    if train_file is not None and not args.train and not train_file.exists():
-        raise UsageError(f"the shipped train split {train_file} is missing; pass --train FILE or --no-baseline")
+    train_files = None if args.no_baseline else args.train or model_train_files(model_dir)
+    if train_files is not None and not args.train:
+        missing = [path for path in train_files if not Path(path).exists()]
+        if missing:
+            raise UsageError(f"the model's training data {', '.join(missing)} is missing; "
+                             "pass --train FILE or --no-baseline")
     baseline = None
-    if train_file is not None:
-        train_examples = load_examples(train_file)
-        warn_overlap(examples, train_examples, train_file)
-        print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_file}", file=sys.stderr)
+    if train_files is not None:
+        train_examples = [ex for path in train_files for ex in load_examples(path)]
+        train_name = ", ".join(str(path) for path in train_files)
+        warn_overlap(examples, train_examples, train_name)
+        print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_name}", file=sys.stderr)
         try:
             baseline = TfidfBaseline().fit([ex.text for ex in train_examples], [ex.label for ex in train_examples])
         except ValueError as err:  # e.g. a single label, or no usable words
-            raise UsageError(f"{train_file}: cannot train the baseline: {err}") from None
+            raise UsageError(f"{train_name}: cannot train the baseline: {err}") from None
 
     data_name = Path(args.data).stem
     out_dir = Path(args.out) if args.out else model_dir / "eval" / data_name
@@ -104,6 +110,17 @@ def run(args, load_model=None):
 
     metrics, evaluators = {}, {}
     metrics[model_name], evaluators[model_name] = evaluate(model_name, tagger.predict_proba)
+    calibration = getattr(tagger, "metadata", {}).get("calibration")
+    if calibration:
+        # the same model before its label mix and temperature were folded in: what calibration buys
+        from model.calibration import uncalibrate
+
+        shipped = evaluators[model_name].last_probabilities
+        raw = uncalibrate(shipped, calibration)
+        trained = f"{model_name} as trained"
+        metrics[trained], evaluators[trained] = evaluate(trained, lambda texts: raw)
+        plot_reliability({"as trained": raw, "as shipped": shipped}, evaluators[model_name].gold,
+                         out_dir / "reliability.png")
     if args.adapt_priors:
         # re-weight the probabilities just scored: the model need not run again
         from model.priors import estimate_priors, shift_priors
@@ -147,7 +164,7 @@ def run(args, load_model=None):
         "precision": args.precision,
         "data": str(args.data),
         "data_fingerprint": fingerprint(examples),
-        "baseline_train": None if train_file is None else str(train_file),
+        "baseline_train": None if train_files is None else [str(path) for path in train_files],
         "metrics": metrics,
         "paired_macro_f1_difference_vs_baseline": paired,
         "benchmark": benchmark,
@@ -155,6 +172,19 @@ def run(args, load_model=None):
     with open(out_dir / "summary.json", "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     print(f"\nwrote {out_dir}", file=sys.stderr)
+
+
+def model_train_files(model_dir) -> list:
+    """The files the model was trained on, from its casus.json; the shipped train splits if it names none.
+    The baseline trains on the same data, so the comparison is between methods, not between data."""
+    try:
+        config = json.loads((Path(model_dir) / "casus.json").read_text(encoding="utf-8")).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        config = {}
+    files = config.get("train_file") if isinstance(config, dict) else None
+    if isinstance(files, str):
+        files = [files]
+    return list(files) if files else default_train_files()
 
 
 def warn_overlap(examples, train_examples, train_file):

@@ -278,3 +278,28 @@ def plot_confusion(metrics, path):
             color = "white" if shares[i, j] > 0.5 else "black"
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color)
     fig.savefig(path, dpi=120)
+
+
+def plot_reliability(curves, gold, path, bins=10):
+    """A reliability diagram: accuracy against mean confidence per confidence bin, one line per set of
+    probabilities in `curves` ({name: probs [n, 4]}), with the diagonal a calibrated model would follow."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from model.calibration import reliability
+
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for name, probs in curves.items():
+        rows = reliability(np.asarray(probs), gold, bins)
+        ece = expected_calibration_error(np.asarray(probs), gold)
+        ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], marker="o",
+                label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean confidence in bin")
+    ax.set_ylabel("accuracy in bin")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.savefig(path, dpi=120)

@@ -20,19 +20,24 @@ def predict_proba(model, tokenizer, texts, batch_size=64, max_length=128, progre
     return predict_proba_ids(model, tokenizer, encode(tokenizer, list(texts), max_length)[0], batch_size, progress)
 
 
-@torch.inference_mode()
 def predict_proba_ids(model, tokenizer, ids, batch_size=64, progress=False) -> np.ndarray:
-    """predict_proba for texts already encoded. Texts are sorted by length so each batch pads to a
-    similar length (dynamic padding), then the rows are put back in input order."""
+    """predict_proba for texts already encoded."""
+    logits = predict_logits_ids(model, tokenizer, ids, batch_size, progress)
+    return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+
+
+@torch.inference_mode()
+def predict_logits_ids(model, tokenizer, ids, batch_size=64, progress=False) -> np.ndarray:
+    """Logits [n, num_labels] for texts already encoded. Texts are sorted by length so each batch pads to
+    a similar length (dynamic padding), then the rows are put back in input order."""
     if not ids:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     device = next(model.parameters()).device
-    probs = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
+    logits = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc="tagging", unit="batch", disable=not progress, leave=False):
         rows = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt").to(device)
-        logits = model(**batch).logits.float()
-        probs[rows] = torch.softmax(logits, dim=-1).cpu().numpy()
-    return probs
+        logits[rows] = model(**batch).logits.float().cpu().numpy()
+    return logits

@@ -56,16 +56,23 @@ class Tagger:
             raise ValueError(f"priors must map each label to its share, got {type(priors).__name__}")
         if set(priors) != set(self.labels):
             raise ValueError(f"priors need a share for each of {', '.join(self.labels)}; got {sorted(priors)}")
-        shares = np.array([float(priors[label]) for label in self.labels])
-        if not np.all(shares > 0):
-            raise ValueError("every prior share must be positive")
+        try:
+            shares = np.array([float(priors[label]) for label in self.labels])
+        except (TypeError, ValueError):
+            raise ValueError("every prior share must be a number") from None
+        if not np.all(np.isfinite(shares)) or not np.all(shares > 0):
+            raise ValueError("every prior share must be a positive, finite number")
         self.priors = shares / shares.sum()
 
     def adapt_priors(self, texts, batch_size=64) -> dict:
         """Estimate the label mix of `texts` without labels (EM), adopt it, and return it. Use a few
         hundred sentences or more of the kind you will tag: a single article is too few."""
-        self.priors = None
-        estimated = estimate_priors(self.predict_proba(texts, batch_size), self.train_prior)
+        kept, self.priors = self.priors, None  # estimate from the model's own mix, restore on failure
+        try:
+            estimated = estimate_priors(self.predict_proba(texts, batch_size), self.train_prior)
+        except BaseException:
+            self.priors = kept
+            raise
         self.set_priors(dict(zip(self.labels, estimated)))
         return {label: float(p) for label, p in zip(self.labels, self.priors)}
 
@@ -122,11 +129,20 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
 
 
 def quantize_int8(model):
-    """Dynamic int8 quantization of every nn.Linear: weights stored in int8, activations quantized on the
-    fly. torch marks this eager API as moving to torchao; it is stable in the pinned torch 2.13."""
+    """Dynamic int8 quantization of the nn.Linear layers: weights stored in int8, activations quantized on
+    the fly. torch marks this eager API as moving to torchao; it is stable in the pinned torch 2.13.
+    MPNet's feed-forward output layers stay fp32: in int8 they wreck it (cosine to fp32 about 0.5)."""
+    spec = {torch.nn.Linear}
+    if model.config.model_type == "mpnet":
+        spec = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
+                if isinstance(module, torch.nn.Linear) and not _is_ffn_output(name)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
+
+
+def _is_ffn_output(name):
+    return name.endswith(".output.dense") and ".attention." not in name
 
 
 def _checked(texts):

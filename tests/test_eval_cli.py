@@ -89,7 +89,7 @@ def test_evaluates_model_and_baseline(files, capsys):
     assert len(model_metrics["macro_f1_ci"]) == 2
     assert set(summary["metrics"]) == {"run1", "baseline"}
     assert summary["benchmark"] is None
-    assert summary["baseline_train"] == str(files.train)
+    assert summary["baseline_train"] == [str(files.train)]
     paired = summary["paired_macro_f1_difference_vs_baseline"]["run1"]
     assert paired["difference"] == pytest.approx(model_metrics["macro_f1"] - summary["metrics"]["baseline"]["macro_f1"])
     assert paired["samples"] == 50 and "paired bootstrap 95% CI" in stdout
@@ -118,10 +118,19 @@ def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, caps
     assert (files.out / "run1" / "metrics.json").is_file()
 
 
-def test_baseline_trains_on_the_shipped_split_by_default(files, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "corpus_file", lambda split: files.train)
+def test_baseline_trains_on_the_shipped_splits_by_default(files, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "default_train_files", lambda: [str(files.train)])
     assert run(["--model", files.model, "--data", files.data, "--out", files.out, "--no-benchmark"]) == 0
-    assert json.loads((files.out / "summary.json").read_text())["baseline_train"] == str(files.train)
+    assert json.loads((files.out / "summary.json").read_text())["baseline_train"] == [str(files.train)]
+
+
+def test_baseline_trains_on_the_models_own_training_data(files, tmp_path, capsys):
+    other = write_jsonl(tmp_path / "other.jsonl", TRAIN_ROWS[::-1])
+    (files.model / "casus.json").write_text(json.dumps({"config": {"train_file": [str(files.train), str(other)]}}))
+    assert run(["--model", files.model, "--data", files.data, "--out", files.out, "--no-benchmark"]) == 0
+    summary = json.loads((files.out / "summary.json").read_text())
+    assert summary["baseline_train"] == [str(files.train), str(other)]
+    assert "on 16 sentences of" in capsys.readouterr().err
 
 
 def test_warns_when_the_baseline_trains_on_evaluation_sentences(files, capsys):
@@ -164,7 +173,7 @@ def test_baseline_trouble_shows_before_the_slow_model_runs(files, tmp_path, caps
 
 
 def test_missing_shipped_train_split_names_the_way_out(files, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli, "corpus_file", lambda split: tmp_path / "corpus" / f"{split}.jsonl")
+    monkeypatch.setattr(cli, "default_train_files", lambda: [str(tmp_path / "corpus" / "train.jsonl")])
     err = user_error(["--model", files.model, "--data", files.data], capsys)
     assert "pass --train FILE or --no-baseline" in err
 
@@ -208,8 +217,10 @@ def test_a_real_checkpoint_end_to_end_with_adapted_priors(tiny_checkpoint, tiny_
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["model"]["n"] == 16
     assert [row["batch_size"] for row in summary["benchmark"]["results"]] == [1, 8]
-    assert set(summary["metrics"]) == {"model", "model+priors", "baseline"}
-    assert set(summary["paired_macro_f1_difference_vs_baseline"]) == {"model", "model+priors"}
+    # the checkpoint is calibrated, so the model as trained is scored beside it, with a reliability diagram
+    assert set(summary["metrics"]) == {"model", "model as trained", "model+priors", "baseline"}
+    assert set(summary["paired_macro_f1_difference_vs_baseline"]) == {"model", "model as trained", "model+priors"}
+    assert (out / "reliability.png").stat().st_size > 0
     priors = json.loads((out / "priors.json").read_text())
     assert set(priors) == set(LABELS) and sum(priors.values()) == pytest.approx(1.0)
     captured = capsys.readouterr()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.priors import estimate_priors, shift_priors
+from model.priors import PRIOR_FLOOR, PriorWarning, estimate_priors, shift_priors
 
 UNIFORM = np.full(4, 0.25)
 
@@ -32,3 +32,25 @@ def test_em_recovers_a_known_label_mix():
 def test_no_sentences_is_an_error():
     with pytest.raises(ValueError, match="no sentences"):
         estimate_priors(np.zeros((0, 4)), UNIFORM)
+
+
+def test_a_one_sided_sample_hits_the_floor_with_a_warning():
+    # 300 sentences the model is sure are background: unchecked EM drives the other shares to ~1e-15
+    probs = np.tile([0.01, 0.01, 0.01, 0.97], (300, 1))
+    with pytest.warns(PriorWarning, match="floor"):
+        estimated = estimate_priors(probs, UNIFORM)
+    assert estimated.min() == pytest.approx(PRIOR_FLOOR)
+    assert estimated.sum() == pytest.approx(1.0)
+    # the tags are still reachable: a clear threat stays a threat under the estimated mix
+    assert shift_priors([[0.99, 0.003, 0.003, 0.004]], UNIFORM, estimated).argmax() == 0
+
+
+def test_no_convergence_warns():
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=50)
+    with pytest.warns(PriorWarning, match="converge"):
+        estimate_priors(probs, UNIFORM, max_iter=1)
+
+
+def test_a_balanced_sample_warns_of_nothing(recwarn):
+    estimate_priors(np.tile(np.eye(4), (25, 1)) * 0.9 + 0.025, UNIFORM)
+    assert not [w for w in recwarn if issubclass(w.category, PriorWarning)]

@@ -207,3 +207,11 @@ def test_a_long_text_without_paragraphs_splits_whole():
     sentence = '“We will respond,” the group said of the strikes on U.S. bases. Nine died. '
     text = sentence * 5000
     assert len(split_sentences(text)) == 10000
+
+
+def test_a_quote_inside_a_quote_keeps_the_outer_quotation_whole():
+    text = ('"The statement shows no understanding of the ground. The "United States" holds no detainees. '
+            'They are all held by the SDF." McGurk wrote more later.')
+    assert split_sentences(text) == [
+        '"The statement shows no understanding of the ground. The "United States" holds no detainees. '
+        'They are all held by the SDF."', "McGurk wrote more later."]

@@ -1,16 +1,31 @@
 """Training configuration: one dataclass, and a command line built from its fields."""
 import argparse
-from dataclasses import asdict, dataclass, fields
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 
-from data.corpus import corpus_file
+from data.corpus import corpus_file, real_file
 
 LABEL_SCHEMES = ("tags", "cameo", "plover")
+LABEL_MIXES = ("real", "train")
+
+
+def default_train_files() -> list:
+    """The shipped training data: the written corpus and the real news, both train splits."""
+    return [str(corpus_file("train")), str(real_file("train"))]
 
 
 @dataclass
 class TrainConfig:
-    train_file: str = str(corpus_file("train"))  # CSV, JSONL or datasets folder with text/label columns
-    dev_file: str = ""  # "" = the shipped dev split when training on the shipped corpus, else 10% of train
+    # CSV, JSONL or datasets folders with text/label columns; several are joined
+    train_file: list[str] = field(default_factory=default_train_files)
+    # how many times each training file's sentences are seen per epoch, in train_file order; [] = once each
+    repeat: list[int] = field(default_factory=list)
+    dev_file: str = ""  # "" = the shipped real dev split when training on the shipped data, else 10% of train
+    # the label mix the shipped probabilities assume: "real" = that of the shipped real-news train split,
+    # "train" = as trained (uniform under class weights), or a labelled file whose mix to take
+    label_mix: str = "real"
+    calibrate: bool = True  # fit a temperature on dev after training and fold it into the weights
     out_dir: str = "runs/default"
     base_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or any local BERT-style folder
     text_column: str = "text"
@@ -25,10 +40,18 @@ class TrainConfig:
     patience: int = 2  # stop after this many evaluations without a better dev macro-F1
     evals_per_epoch: int = 2
     class_weights: bool = True  # weight the loss by inverse class frequency
+    # freeze the embeddings and this many bottom encoder layers: less backward work per step on a CPU
+    freeze_layers: int = 0
     seed: int = 0
     max_steps: int = 0  # 0 = no cap; a cap makes smoke tests and quick experiments fast
     cpu: bool = False  # force the CPU even where a GPU is present
     num_threads: int = 0  # torch CPU threads; 0 = torch's default
+
+    def __post_init__(self):
+        if isinstance(self.train_file, str):  # one file, as in TrainConfig(train_file="mine.csv")
+            self.train_file = [self.train_file]
+        self.train_file = [str(path) for path in self.train_file]
+        self.repeat = [int(n) for n in self.repeat] or [1] * len(self.train_file)
 
 
 def parse_config(argv=None) -> TrainConfig:
@@ -36,22 +59,30 @@ def parse_config(argv=None) -> TrainConfig:
         prog="casus train", description="Fine-tune the casus sentence tagger.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    defaults = TrainConfig()
-    for field in fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
-        default = getattr(defaults, field.name)
-        if field.type is bool or isinstance(default, bool):
+    for spec in fields(TrainConfig):
+        flag = "--" + spec.name.replace("_", "-")
+        default = spec.default if spec.default_factory is MISSING else spec.default_factory()
+        if spec.type is bool or isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            parser.add_argument(flag, nargs="+", type=typing.get_args(spec.type)[0], default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default)
     config = TrainConfig(**vars(parser.parse_args(argv)))
     if config.label_scheme not in LABEL_SCHEMES:
         parser.error(f"--label-scheme must be one of {', '.join(LABEL_SCHEMES)}")
+    if config.freeze_layers < 0:
+        parser.error("--freeze-layers must be 0 or more")
     for name in ("epochs", "batch_size", "patience", "evals_per_epoch"):
         if getattr(config, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 8 <= config.max_length <= 512:
         parser.error("--max-length must be between 8 and 512 (the model's position limit)")
+    if len(config.repeat) != len(config.train_file) or min(config.repeat) < 1:
+        parser.error("--repeat takes one whole number of at least 1 per --train-file")
+    if config.label_mix not in LABEL_MIXES and not Path(config.label_mix).exists():
+        parser.error(f"--label-mix must be one of {', '.join(LABEL_MIXES)} or a labelled file; "
+                     f"{config.label_mix} does not exist")
     if config.learning_rate <= 0 or config.max_steps < 0:
         parser.error("--learning-rate must be positive and --max-steps 0 or more")
     return config

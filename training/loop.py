@@ -19,36 +19,61 @@ from tqdm.auto import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                           get_linear_schedule_with_warmup)
 
-from data.corpus import corpus_file
+from data.corpus import real_file
 from data.event_codes import load_labelled
 from data.labels import ID2LABEL, LABEL2ID, LABELS
 from data.loaders import DataError, fingerprint, load_examples
-from eval.evaluator import ClassificationEvaluator
-from model.base import BASE_MODEL_NAME, base_model_path
+from eval.evaluator import ClassificationEvaluator, expected_calibration_error
+from model.base import resolve_base_model
 from model.card import model_card
+from model.calibration import classifier_head, fit_temperature, fold_into_head, mix_shift, calibrated_logits
+from model.calibration import log_softmax, nll
 from model.checkpoint import METADATA_FILE, save_checkpoint
-from model.inference import encode, predict_proba
-from training.config import TrainConfig, config_dict
+from model.inference import encode, predict_logits_ids
+from training.config import TrainConfig, config_dict, default_train_files
 
 
 def load_splits(config: TrainConfig):
-    """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped dev split
-    when training on the shipped corpus, else a seeded 10% of the training documents (or sentences,
-    without doc_id)."""
+    """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped real-news
+    dev split when training on the shipped data, else a seeded 10% of the training documents (or
+    sentences, without doc_id). Each training file's sentences are then repeated as `repeat` asks."""
     columns = (config.label_scheme, config.text_column, config.label_column)
-    train = load_labelled(config.train_file, *columns)
+    per_file = [load_labelled(path, *columns) for path in config.train_file]
+    train = [ex for examples in per_file for ex in examples]
     if config.dev_file:
         dev, dev_source = load_labelled(config.dev_file, *columns), config.dev_file
-    elif Path(config.train_file).resolve() == corpus_file("train").resolve():
-        dev, dev_source = load_examples(corpus_file("dev")), str(corpus_file("dev"))
+    elif _same_files(config.train_file, default_train_files()):
+        dev, dev_source = load_examples(real_file("dev")), str(real_file("dev"))
     else:
         train, dev = split_off_dev(train, config.seed)
-        dev_source = f"10% of the documents of {config.train_file} (seed {config.seed})"
+        dev_source = f"10% of the documents of {', '.join(config.train_file)} (seed {config.seed})"
     missing = [label for label in LABELS if label not in {ex.label for ex in train}]
     if missing:
-        raise DataError(f"{config.train_file}: no training sentences labelled {', '.join(missing)}; "
+        raise DataError(f"{', '.join(config.train_file)}: no training sentences labelled {', '.join(missing)}; "
                         f"casus learns all of {', '.join(LABELS)}")
+    if any(n != 1 for n in config.repeat):
+        kept = {id(ex) for ex in train}
+        train = [ex for examples, n in zip(per_file, config.repeat) for ex in examples if id(ex) in kept
+                 for _ in range(n)]
     return train, dev, dev_source
+
+
+def _same_files(paths, others):
+    return sorted(Path(p).resolve() for p in paths) == sorted(Path(p).resolve() for p in others)
+
+
+def label_mix(config: TrainConfig, train_examples) -> tuple[list, str]:
+    """The label mix the shipped probabilities will assume, and where it came from (see TrainConfig)."""
+    if config.label_mix == "train":
+        return _train_prior(train_examples, config.class_weights), "as trained"
+    path = real_file("train") if config.label_mix == "real" else Path(config.label_mix)
+    counts = Counter(ex.label for ex in load_examples(path))
+    missing = [label for label in LABELS if not counts[label]]
+    if missing:
+        raise DataError(f"{path}: no sentences labelled {', '.join(missing)}, so it gives no label mix; "
+                        "pass --label-mix train or another file")
+    total = sum(counts[label] for label in LABELS)
+    return [counts[label] / total for label in LABELS], str(path)
 
 
 def split_off_dev(examples, seed, fraction=0.1):
@@ -89,14 +114,33 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
                    for s in range(0, len(self.lengths), self.pool))
 
 
+def freeze_bottom(model, layers):
+    """Freeze the embeddings and the bottom `layers` encoder layers (none when 0): the backward pass then
+    stops above them, which makes a CPU step much cheaper at little cost to a sentence classifier."""
+    if layers <= 0:
+        return
+    encoder = model.base_model
+    blocks = encoder.encoder.layer
+    if layers > len(blocks):
+        raise DataError(f"--freeze-layers {layers}: the base model has only {len(blocks)} layers")
+    for module in [encoder.embeddings, *blocks[:layers]]:
+        for parameter in module.parameters():
+            parameter.requires_grad = False
+
+
 def class_weights(examples) -> torch.Tensor:
     """Inverse class frequency ("balanced"): n / (k * count), so rare tags weigh as much as common ones."""
     counts = Counter(ex.label for ex in examples)
     return torch.tensor([len(examples) / (len(LABELS) * counts[label]) for label in LABELS])
 
 
-def dev_macro_f1(evaluator, model, tokenizer, max_length) -> tuple[float, dict]:
-    metrics = evaluator(lambda texts: predict_proba(model, tokenizer, texts, 64, max_length))
+def dev_macro_f1(evaluator, model, tokenizer, max_length, shift) -> tuple[float, dict]:
+    """Dev macro-F1 of the probabilities as they will ship: moved to the target label mix."""
+    def predict(texts):
+        logits = predict_logits_ids(model, tokenizer, encode(tokenizer, texts, max_length)[0])
+        return np.exp(log_softmax(calibrated_logits(logits, 1.0, shift)))
+
+    metrics = evaluator(predict)
     return metrics["macro_f1"], {label: m["f1"] for label, m in metrics["per_class"].items()}
 
 
@@ -110,7 +154,10 @@ def train(config: TrainConfig) -> dict:
     say = accelerator.print
 
     train_examples, dev_examples, dev_source = load_splits(config)
-    base = Path(config.base_model) if config.base_model else base_model_path()
+    trained_prior = _train_prior(train_examples, config.class_weights)
+    target_prior, mix_source = label_mix(config, train_examples)
+    shift = mix_shift(trained_prior, target_prior)
+    base, base_name = resolve_base_model(config.base_model)
     say(f"train {len(train_examples)} sentences {dict(Counter(ex.label for ex in train_examples))}")
     say(f"dev   {len(dev_examples)} sentences {dict(Counter(ex.label for ex in dev_examples))}")
 
@@ -118,14 +165,16 @@ def train(config: TrainConfig) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
 
+    freeze_bottom(model, config.freeze_layers)
     ids, _ = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
     features = [{"input_ids": x, "labels": LABEL2ID[ex.label]} for x, ex in zip(ids, train_examples)]
     batches = LengthGroupedBatches([len(x) for x in ids], config.batch_size, config.seed)
     loader = DataLoader(features, batch_sampler=batches, collate_fn=DataCollatorWithPadding(tokenizer))
 
     # No weight decay on biases and LayerNorm weights, as in BERT's recipe.
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
     steps_per_epoch = math.ceil(len(features) / config.batch_size / accelerator.num_processes)
@@ -162,7 +211,7 @@ def train(config: TrainConfig) -> dict:
 
             if step % eval_every == 0 or step == total_steps:
                 unwrapped = accelerator.unwrap_model(model).eval()
-                macro, per_class = dev_macro_f1(dev_evaluator, unwrapped, tokenizer, config.max_length)
+                macro, per_class = dev_macro_f1(dev_evaluator, unwrapped, tokenizer, config.max_length, shift)
                 epoch = step / steps_per_epoch
                 history.append({"step": step, "epoch": round(epoch, 2), "loss": round(loss.item(), 4),
                                 "dev_macro_f1": round(macro, 4)})
@@ -171,8 +220,8 @@ def train(config: TrainConfig) -> dict:
                     best = {"dev_macro_f1": macro, "dev_f1": per_class, "step": step, "epoch": round(epoch, 2)}
                     evals_without_gain = 0
                     if main:  # the best model so far is always on disk: a crash loses nothing before it
-                        metadata = _metadata(config, base, (train_examples, dev_examples, dev_source), best,
-                                             history, started)
+                        metadata = _metadata(config, base_name, (train_examples, dev_examples, dev_source),
+                                             best, history, started, trained_prior)
                         save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata, model_card)
                     accelerator.wait_for_everyone()
                 else:
@@ -188,19 +237,56 @@ def train(config: TrainConfig) -> dict:
                "out_dir": config.out_dir, "history": history}
     if main:
         _update_history(config.out_dir, history, summary["train_seconds"])
+        summary["calibration"] = calibrate_checkpoint(
+            config, dev_examples, dev_source, trained_prior, target_prior, mix_source, say)
+    accelerator.wait_for_everyone()
     return summary
 
 
-def _metadata(config, base, data, best, history, started):
+def calibrate_checkpoint(config, dev_examples, dev_source, trained_prior, target_prior, mix_source, say):
+    """Move the saved best model to the target label mix and fit its temperature on dev, folding both
+    into the classifier head (see model/calibration.py); the checkpoint is saved again, atomically."""
+    out_dir = Path(config.out_dir)
+    metadata = json.loads((out_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    tokenizer = AutoTokenizer.from_pretrained(out_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(out_dir).eval()
+    ids, _ = encode(tokenizer, [ex.text for ex in dev_examples], config.max_length)
+    logits = predict_logits_ids(model, tokenizer, ids)
+    gold = np.array([LABEL2ID[ex.label] for ex in dev_examples])
+    shift = mix_shift(trained_prior, target_prior)
+    temperature = fit_temperature(logits, gold, shift) if config.calibrate else 1.0
+    before = np.exp(log_softmax(logits.astype(np.float64)))
+    after = np.exp(log_softmax(calibrated_logits(logits, temperature, shift)))
+    calibration = {
+        "temperature": temperature,
+        "shift": shift.tolist(),
+        "trained_prior": list(trained_prior),
+        "label_mix": {label: float(p) for label, p in zip(LABELS, target_prior)},
+        "label_mix_source": mix_source,
+        "fitted_on": dev_source if config.calibrate else None,
+        "dev_before": {"nll": nll(logits, gold), "ece": expected_calibration_error(before, gold)},
+        "dev_after": {"nll": nll(np.log(after), gold), "ece": expected_calibration_error(after, gold)},
+    }
+    fold_into_head(classifier_head(model), temperature, shift)
+    metadata["train_prior"] = list(target_prior)  # the mix the shipped probabilities now assume
+    metadata["calibration"] = calibration
+    save_checkpoint(model, tokenizer, out_dir, metadata, model_card)
+    say(f"label mix {', '.join(f'{label} {p:.3f}' for label, p in zip(LABELS, target_prior))} ({mix_source}); "
+        f"temperature {temperature:.3f}; dev ECE {calibration['dev_before']['ece']:.4f} as trained, "
+        f"{calibration['dev_after']['ece']:.4f} as shipped")
+    return calibration
+
+
+def _metadata(config, base_name, data, best, history, started, trained_prior):
     train_examples, dev_examples, dev_source = data
     return {
         "casus_checkpoint": 1,
         "labels": list(LABELS),
-        "base_model": BASE_MODEL_NAME if not config.base_model else str(base),
+        "base_model": base_name,
         "max_length": config.max_length,
         # the label mix the model's probabilities assume: class weights make it uniform
-        "train_prior": _train_prior(train_examples, config.class_weights),
-        "train_data": _describe(config.train_file, train_examples),
+        "train_prior": list(trained_prior),
+        "train_data": _describe(", ".join(config.train_file), train_examples),
         "dev_data": _describe(dev_source, dev_examples),
         "metrics": best,
         "history": history,
