@@ -29,7 +29,7 @@ mpnet: install
 demo: install train evaluate tag
 
 train: install
-	$(BIN)/casus train --out-dir $(MODEL)
+	$(BIN)/casus train --out-dir $(MODEL) --overwrite
 
 evaluate: install
 	$(BIN)/casus eval --model $(MODEL) --data data/real/test.jsonl

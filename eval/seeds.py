@@ -24,6 +24,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", nargs="+", default=[str(corpus_file("test"))], help="labelled files to score")
     parser.add_argument("--out", default="runs/seeds", help="one checkpoint per seed goes under here")
+    parser.add_argument("--overwrite", action="store_true", help="replace the checkpoints of an earlier run")
     parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto")
     parser.add_argument("--adapt-priors", action="store_true",
                         help="also score each file with the label mix estimated from its texts (no labels)")
@@ -38,7 +39,8 @@ def main(argv=None) -> int:
     datasets = {Path(path).stem: load_examples(path) for path in args.data}
     runs = []
     for seed in args.seeds:
-        config = replace(TrainConfig(), seed=seed, out_dir=str(Path(args.out) / f"seed{seed}"))
+        config = replace(TrainConfig(), seed=seed, out_dir=str(Path(args.out) / f"seed{seed}"),
+                         overwrite=args.overwrite)
         summary = train(config)
         tagger = load(config.out_dir, precision=args.precision)
         scores = {}

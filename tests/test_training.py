@@ -119,3 +119,52 @@ def test_metadata_names_the_dev_source(tiny_base, tiny_jsonl, tmp_path):
                          batch_size=4, max_steps=1, max_length=16)
     train(config)
     assert read_metadata(tmp_path / "run")["dev_data"]["source"] == f"10% of the documents of {tiny_jsonl} (seed 0)"
+
+
+def tiny_flags(tiny_base, tiny_jsonl, out):
+    return ["--train-file", str(tiny_jsonl), "--dev-file", str(tiny_jsonl), "--base-model", str(tiny_base),
+            "--out-dir", str(out), "--batch-size", "4", "--max-steps", "2", "--max-length", "16"]
+
+
+def test_cli_never_touches_a_folder_it_did_not_write(tiny_base, tiny_jsonl, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("training.loop.load_splits", lambda config: pytest.fail("refused only after work began"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "results.csv").write_text("my data")
+    assert train_cli(tiny_flags(tiny_base, tiny_jsonl, mine)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a casus checkpoint" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "tiny.jsonl"]
+    assert (mine / "results.csv").read_text() == "my data"
+
+
+def test_cli_refuses_to_replace_a_checkpoint_without_overwrite(tiny_base, tiny_jsonl, tmp_path, capsys):
+    ckpt = tmp_path / "run"
+    ckpt.mkdir()
+    (ckpt / "casus.json").write_text('{"from": "an earlier run"}')
+    assert train_cli(tiny_flags(tiny_base, tiny_jsonl, ckpt)) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert (ckpt / "casus.json").read_text() == '{"from": "an earlier run"}'
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_the_checkpoint_keeps_the_users_files_and_reports_on_the_right_streams(
+        tiny_base, tiny_jsonl, tmp_path, capsys):
+    ckpt = tmp_path / "run"
+    ckpt.mkdir()
+    (ckpt / "casus.json").write_text('{"from": "an earlier run"}')
+    (ckpt / "notes.txt").write_text("mine")
+    assert train_cli(tiny_flags(tiny_base, tiny_jsonl, ckpt) + ["--overwrite"]) == 0
+    assert read_metadata(ckpt)["config"]["overwrite"] is True
+    assert (ckpt / "notes.txt").read_text() == "mine"
+    out, err = capsys.readouterr()
+    assert "train 16 sentences" in err and "dev   16 sentences" in err
+    assert "train 16 sentences" not in out and "best dev macro-F1" in out and f"checkpoint: {ckpt}" in out
+
+
+@pytest.mark.parametrize("flags", [["--learning-rate", "nan"], ["--learning-rate", "inf"], ["--num-threads", "-1"],
+                                   ["--warmup-ratio", "1"], ["--warmup-ratio", "-0.1"], ["--warmup-ratio", "nan"],
+                                   ["--weight-decay", "-0.01"], ["--weight-decay", "nan"]])
+def test_non_numbers_and_out_of_range_settings_are_usage_errors(flags):
+    with pytest.raises(SystemExit):
+        parse_config(flags)

@@ -4,6 +4,7 @@ import sys
 
 from data.loaders import DataError
 from model.base import BaseModelMissing
+from model.checkpoint import CheckpointError
 from model.quiet import quiet_transformers
 from training.config import parse_config
 from training.loop import train
@@ -14,7 +15,7 @@ def main(argv=None) -> int:
     quiet_transformers()
     try:
         summary = train(config)
-    except (DataError, BaseModelMissing) as err:
+    except (DataError, BaseModelMissing, CheckpointError) as err:
         print(f"casus train: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,5 +1,6 @@
 """Training configuration: one dataclass, and a command line built from its fields."""
 import argparse
+import math
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,6 +28,7 @@ class TrainConfig:
     label_mix: str = "real"
     calibrate: bool = True  # fit a temperature on dev after training and fold it into the weights
     out_dir: str = "runs/default"
+    overwrite: bool = False  # replace the casus checkpoint already in out_dir (never a folder casus did not write)
     base_model: str = ""  # "" = the packaged all-MiniLM-L6-v2; or any local BERT-style folder
     text_column: str = "text"
     label_column: str = "label"
@@ -83,8 +85,14 @@ def parse_config(argv=None) -> TrainConfig:
     if config.label_mix not in LABEL_MIXES and not Path(config.label_mix).exists():
         parser.error(f"--label-mix must be one of {', '.join(LABEL_MIXES)} or a labelled file; "
                      f"{config.label_mix} does not exist")
-    if config.learning_rate <= 0 or config.max_steps < 0:
-        parser.error("--learning-rate must be positive and --max-steps 0 or more")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0) or config.max_steps < 0:
+        parser.error("--learning-rate must be a positive number and --max-steps 0 or more")
+    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
+        parser.error("--weight-decay must be a number, 0 or more")
+    if not 0 <= config.warmup_ratio < 1:  # also false for nan
+        parser.error("--warmup-ratio must be at least 0 and below 1")
+    if config.num_threads < 0:
+        parser.error("--num-threads must be 0 (torch's default) or more")
     return config
 
 

@@ -28,7 +28,7 @@ from model.base import resolve_base_model
 from model.card import model_card
 from model.calibration import classifier_head, fit_temperature, fold_into_head, mix_shift, calibrated_logits
 from model.calibration import log_softmax, nll
-from model.checkpoint import METADATA_FILE, save_checkpoint
+from model.checkpoint import METADATA_FILE, check_out_dir, save_checkpoint, update_metadata
 from model.inference import encode, predict_logits_ids
 from training.config import TrainConfig, config_dict, default_train_files
 
@@ -146,6 +146,7 @@ def dev_macro_f1(evaluator, model, tokenizer, max_length, shift) -> tuple[float,
 
 def train(config: TrainConfig) -> dict:
     started = time.time()
+    check_out_dir(config.out_dir, config.overwrite)  # now, not at the first save minutes from now
     accelerator = Accelerator(cpu=config.cpu)
     set_seed(config.seed)
     if config.num_threads:
@@ -158,12 +159,15 @@ def train(config: TrainConfig) -> dict:
     target_prior, mix_source = label_mix(config, train_examples)
     shift = mix_shift(trained_prior, target_prior)
     base, base_name = resolve_base_model(config.base_model)
-    say(f"train {len(train_examples)} sentences {dict(Counter(ex.label for ex in train_examples))}")
-    say(f"dev   {len(dev_examples)} sentences {dict(Counter(ex.label for ex in dev_examples))}")
+    if main:  # what goes in is progress, on stderr; stdout is kept for the results
+        print(f"train {len(train_examples)} sentences {dict(Counter(ex.label for ex in train_examples))}",
+              file=sys.stderr)
+        print(f"dev   {len(dev_examples)} sentences {dict(Counter(ex.label for ex in dev_examples))}", file=sys.stderr)
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    # local_files_only: a folder that will not load must fail here, not send transformers to the hub
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID)
+        base, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, local_files_only=True)
 
     freeze_bottom(model, config.freeze_layers)
     ids, _ = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
@@ -248,8 +252,8 @@ def calibrate_checkpoint(config, dev_examples, dev_source, trained_prior, target
     into the classifier head (see model/calibration.py); the checkpoint is saved again, atomically."""
     out_dir = Path(config.out_dir)
     metadata = json.loads((out_dir / METADATA_FILE).read_text(encoding="utf-8"))
-    tokenizer = AutoTokenizer.from_pretrained(out_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(out_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out_dir, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(out_dir, local_files_only=True).eval()
     ids, _ = encode(tokenizer, [ex.text for ex in dev_examples], config.max_length)
     logits = predict_logits_ids(model, tokenizer, ids)
     gold = np.array([LABEL2ID[ex.label] for ex in dev_examples])
@@ -310,11 +314,5 @@ def _describe(source, examples):
 
 def _update_history(out_dir, history, seconds):
     # The full history (evaluations after the best one included) goes into the saved metadata.
-    path = Path(out_dir) / METADATA_FILE
-    if path.exists():
-        metadata = json.loads(path.read_text())
-        metadata["history"] = history
-        metadata["train_seconds_total"] = seconds
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True))
-        tmp.replace(path)
+    if (Path(out_dir) / METADATA_FILE).exists():
+        update_metadata(out_dir, {"history": history, "train_seconds_total": seconds})
