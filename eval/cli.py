@@ -9,6 +9,7 @@ from data.loaders import DataError, fingerprint, load_examples
 from eval.baseline import TfidfBaseline
 from eval.benchmark import benchmark_throughput, format_benchmark
 from eval.compare import format_comparison
+from eval.outdir import OutDirError, prepare_out_dir
 from training.config import default_train_files
 from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 
@@ -28,6 +29,9 @@ def parse_args(argv):
                         help="labelled data to train the baseline on (default: the model's own training data, "
                              "from its casus.json, else the shipped train splits)")
     parser.add_argument("--out", help="output folder (default: <model>/eval/<data file stem>/)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an output folder that holds other files (casus's own are replaced, "
+                             "the others kept)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-benchmark", action="store_true", help="skip the throughput benchmark")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
@@ -53,8 +57,11 @@ def main(argv=None, load_model=None) -> int:
         return exit.code
     try:
         run(args, load_model)
-    except (DataError, UsageError) as err:
+    except (DataError, UsageError, OutDirError) as err:
         print(f"casus eval: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. the output folder cannot be made or written
+        print(f"casus eval: error: {err}", file=sys.stderr)
         return 2
     return 0
 
@@ -65,6 +72,8 @@ def run(args, load_model=None):
     if not model_dir.is_dir():
         raise UsageError(f"{model_dir}: no such model folder")
     examples = load_examples(args.data)
+    out_dir = Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem
+    prepare_out_dir(out_dir, args.overwrite)
     train_files = None if args.no_baseline else args.train or model_train_files(model_dir)
     if train_files is not None and not args.train:
         missing = [path for path in train_files if not Path(path).exists()]
@@ -83,7 +92,6 @@ def run(args, load_model=None):
             raise UsageError(f"{train_name}: cannot train the baseline: {err}") from None
 
     data_name = Path(args.data).stem
-    out_dir = Path(args.out) if args.out else model_dir / "eval" / data_name
     model_name = model_dir.resolve().name
     if model_name == "baseline":  # would share the baseline's output folder
         model_name = "model"

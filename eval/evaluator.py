@@ -182,8 +182,12 @@ def expected_calibration_error(probs, gold, bins=ECE_BINS) -> float:
 
 # ---- outputs ------------------------------------------------------------------------------------------
 
+# what write_outputs writes: eval/outdir.py removes these, and only these, before a new evaluation
+SYSTEM_FILES = ("metrics.json", "report.txt", "confusion.png", "misclassified.jsonl")
+
+
 def write_outputs(metrics, texts, gold, probs, output_dir):
-    """metrics.json, report.txt, confusion.png and misclassified.jsonl in output_dir."""
+    """SYSTEM_FILES in output_dir: metrics.json, report.txt, confusion.png and misclassified.jsonl."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "metrics.json", "w", encoding="utf-8") as f:

@@ -225,3 +225,44 @@ def test_a_real_checkpoint_end_to_end_with_adapted_priors(tiny_checkpoint, tiny_
     assert set(priors) == set(LABELS) and sum(priors.values()) == pytest.approx(1.0)
     captured = capsys.readouterr()
     assert "sentences/s" in captured.out and "label mix estimated from the texts" in captured.err
+
+
+def eval_flags(files, *more):
+    return ["--model", files.model, "--data", files.data, "--train", files.train, "--out", files.out,
+            "--no-benchmark", "--bootstrap", 0, *more]
+
+
+def test_refuses_an_out_folder_holding_other_files(files, capsys):
+    files.out.mkdir()
+    (files.out / "thesis.tex").write_text("mine")
+    assert run(eval_flags(files)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "thesis.tex" in err and "--overwrite" in err
+    assert [p.name for p in files.out.iterdir()] == ["thesis.tex"]
+
+
+def test_rerun_replaces_its_own_outputs_and_no_stale_system_lingers(files):
+    assert run(eval_flags(files)) == 0
+    assert (files.out / "baseline" / "metrics.json").is_file()
+    assert run(eval_flags(files, "--no-baseline")) == 0  # only casus's files there: no --overwrite needed
+    assert sorted(p.name for p in files.out.iterdir()) == ["run1", "summary.json"]
+
+
+def test_overwrite_removes_only_what_casus_eval_writes(files):
+    assert run(eval_flags(files)) == 0
+    (files.out / "thesis.tex").write_text("mine")
+    (files.out / "baseline" / "notes.txt").write_text("mine too")
+    (files.out / "drafts").mkdir()
+    assert run(eval_flags(files, "--no-baseline")) == 2
+    assert run(eval_flags(files, "--no-baseline", "--overwrite")) == 0
+    assert sorted(p.name for p in files.out.iterdir()) == ["baseline", "drafts", "run1", "summary.json", "thesis.tex"]
+    assert [p.name for p in (files.out / "baseline").iterdir()] == ["notes.txt"]
+    assert (files.out / "thesis.tex").read_text() == "mine"
+
+
+def test_out_that_is_a_file_is_refused(files, capsys):
+    files.out.write_text("not a folder")
+    assert run(eval_flags(files, "--overwrite")) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is a file" in err
+    assert files.out.read_text() == "not a folder"
