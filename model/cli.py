@@ -25,11 +25,22 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                         help="int8 = dynamic quantization of linear layers (CPU); auto = int8 on CPU, fp32 on GPU")
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
 
     try:
-        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        text = read_stdin() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        print(f"casus tag: error: {args.input} is not UTF-8 text (byte {err.object[err.start]:#04x} at "
+              f"offset {err.start})", file=sys.stderr)
+        return 2
+    except OSError as err:
         print(f"casus tag: error: cannot read {args.input}: {err}", file=sys.stderr)
+        return 2
+    try:  # read before the slow model load, so a bad file fails at once
+        priors = json.loads(Path(args.priors).read_text(encoding="utf-8")) if args.priors else None
+    except (OSError, ValueError) as err:  # ValueError: bad JSON or bad UTF-8
+        print(f"casus tag: error: cannot read priors {args.priors}: {err}", file=sys.stderr)
         return 2
     # imported after argument checks: torch and transformers take seconds to import
     from model.quiet import quiet_transformers
@@ -38,10 +49,14 @@ def main(argv=None) -> int:
     quiet_transformers()
 
     try:
-        priors = json.loads(Path(args.priors).read_text(encoding="utf-8")) if args.priors else None
-        tagger = load(args.model, precision=args.precision, priors=priors)
-    except (CheckpointError, OSError, ValueError) as err:  # json.JSONDecodeError is a ValueError
+        tagger = load(args.model, precision=args.precision)
+    except (CheckpointError, OSError, ValueError) as err:
         print(f"casus tag: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        tagger.set_priors(priors)
+    except ValueError as err:  # not a mix of the model's labels, or a share that is not a positive number
+        print(f"casus tag: error: priors {args.priors}: {err}", file=sys.stderr)
         return 2
     if args.sentences:
         sentences = [line.strip() for line in text.splitlines() if line.strip()]
@@ -63,3 +78,9 @@ def main(argv=None) -> int:
             cut = " [truncated]" if tag.truncated else ""
             print(f"{i:3d}  {tag.label:15s}  {tag.score:.2f}  {tag.text}{cut}")
     return 0
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8, whatever the locale says (a stand-in without bytes is read as text)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    return stream.read().decode("utf-8") if stream is not None else sys.stdin.read()

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from model.checkpoint import read_metadata
+from model.checkpoint import CheckpointError, check_model_files, read_metadata
 from model.inference import encode, predict_proba_ids
 from model.priors import estimate_priors, shift_priors
 
@@ -115,8 +115,13 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     model_dir = Path(model_dir)
     metadata = read_metadata(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    check_model_files(model_dir)
+    try:  # local_files_only: a broken folder must not send transformers to the hub
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True)
+    except Exception as err:  # safetensors, tokenizers and transformers each raise their own kinds
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(f"{model_dir}: cannot load the model: {reason}") from err
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if precision == "int8" or (precision == "auto" and device.type == "cpu"):
         if device.type != "cpu":
