@@ -90,22 +90,28 @@ def to_example(row, where, text_column="text", label_column="label", require_lab
 
 
 def _jsonl_rows(path):
-    # Read bytes and decode per line, so one bad byte is reported at its line, not as a bare UnicodeDecodeError
     with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            where = f"{path}:{n}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield where, DataError(f"{where}: not UTF-8 ({err.reason} at byte {err.start + 1} of the line)",
-                                       kind="encoding")
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as err:
-                yield where, DataError(f"{where}: invalid JSON ({err.msg})", kind="invalid-json")
+        yield from jsonl_rows(f, path)
+
+
+def jsonl_rows(f, name):
+    """(where, row) for each line of a JSONL stream opened in binary mode (a file, or sys.stdin.buffer), as
+    read_rows gives them. Bytes are decoded per line, so one bad byte is reported at its line, not as a
+    bare UnicodeDecodeError."""
+    for n, raw in enumerate(f, 1):
+        where = f"{name}:{n}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield where, DataError(f"{where}: not UTF-8 ({err.reason} at byte {err.start + 1} of the line)",
+                                   kind="encoding")
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as err:
+            yield where, DataError(f"{where}: invalid JSON ({err.msg})", kind="invalid-json")
 
 
 def _csv_rows(path):

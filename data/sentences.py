@@ -21,6 +21,7 @@ _CANDIDATE = re.compile(r"""[.?!]+["”’')\]]*(?=\s+["“‘'(\[]*[A-Z0-9])"""
 _LINE_END = re.compile(r"""[.?!]+["”’')\]]*$""")
 _CLOSING_QUOTES = "\"”’'"
 _NEXT_WORD = re.compile(r"\s+(\S+)")
+_WORD = re.compile(r"\S+")  # the same whitespace as str.split(): Unicode spaces, line and paragraph separators
 _OPENS_QUOTE = re.compile(r"""^\s*[("“„]""")
 
 # Abbreviations that never end a sentence: titles, months, Latin shorthands.
@@ -64,6 +65,20 @@ def split_sentences(text: str) -> list[str]:
     for block, continued in _blocks(text):
         sentences.extend(_split_block(" ".join(block.split()), continued))
     return sentences
+
+
+def split_sentences_with_offsets(text: str) -> list[tuple[str, int, int]]:
+    """(sentence, start, end) for each sentence of split_sentences(text), in order, where `start` and `end`
+    are character offsets into `text`: " ".join(text[start:end].split()) == sentence. The splitter never
+    cuts inside a word, so each sentence is the next run of whitespace-separated words of the text."""
+    words = _WORD.finditer(text)
+    spans = []
+    for sentence in split_sentences(text):
+        first = last = next(words)
+        for _ in range(sentence.count(" ")):  # a collapsed sentence of n words holds n - 1 spaces
+            last = next(words)
+        spans.append((sentence, first.start(), last.end()))
+    return spans
 
 
 def _blocks(text):

@@ -101,6 +101,15 @@ class Tagger:
             raise TypeError(f"tag_article takes a string, got {type(text).__name__}")
         return self.tag(split_sentences(text), batch_size)
 
+    def tag_collection(self, records, id_field="id", text_field="text", batch_size=64):
+        """Tag a stream of articles (dicts with an id and a text) lazily, a few hundred sentences at a time.
+        Yields one row dict per sentence: id, sentence_index (from 0), start and end (character offsets
+        into the text), label, score, p_<label> for each label, truncated and the sentence text. A record
+        without an id or text, or with an id seen before, raises a DataError naming its number."""
+        from model.collection import tag_records
+
+        return tag_records(self, records, id_field, text_field, batch_size)
+
 
 PRECISIONS = ("auto", "fp32", "int8")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from data.sentences import split_sentences
+from data.sentences import split_sentences, split_sentences_with_offsets
 
 ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "article.txt"
 
@@ -215,3 +215,20 @@ def test_a_quote_inside_a_quote_keeps_the_outer_quotation_whole():
     assert split_sentences(text) == [
         '"The statement shows no understanding of the ground. The "United States" holds no detainees. '
         'They are all held by the SDF."', "McGurk wrote more later."]
+
+
+def test_offsets_point_back_into_the_text():
+    rng = random.Random(0)
+    pieces = ["The army", "shelled", "the U.S. base.", '"We will respond,"', "the group said.", "Talks", "end.",
+              "“Quote.”", "Mr. Lee", "left?", "\n", "\n\n", "  ", "\t", "\u00a0", "\u2028", "\r\n", " \n \n "]
+    texts = ["", " \n ", "One.", "  Lead-in space.  Two.\n\nThree"]
+    texts += [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(300)]
+    if ARTICLE.exists():
+        texts.append(ARTICLE.read_text(encoding="utf-8"))
+    for text in texts:
+        spans = split_sentences_with_offsets(text)
+        assert [s for s, _, _ in spans] == split_sentences(text)
+        for sentence, start, end in spans:
+            assert " ".join(text[start:end].split()) == sentence
+            assert text[start:end] == text[start:end].strip()
+        assert all(a[2] <= b[1] for a, b in zip(spans, spans[1:]))
