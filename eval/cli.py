@@ -4,13 +4,15 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from data.labels import LABELS
 from data.loaders import DataError, fingerprint, load_examples
 from eval.baseline import TfidfBaseline
 from eval.benchmark import benchmark_throughput, format_benchmark
 from eval.compare import format_comparison
 from eval.outdir import OutDirError, prepare_out_dir
-from training.config import default_train_files
+from training.config import DEFAULT_REPEAT, default_train_files
 from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 
 
@@ -74,7 +76,8 @@ def run(args, load_model=None):
     examples = load_examples(args.data)
     out_dir = Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem
     prepare_out_dir(out_dir, args.overwrite)
-    train_files = None if args.no_baseline else args.train or model_train_files(model_dir)
+    train_files, repeat, seed = (None, None, 0) if args.no_baseline else (
+        (args.train, None, 0) if args.train else model_train_data(model_dir))
     if train_files is not None and not args.train:
         missing = [path for path in train_files if not Path(path).exists()]
         if missing:
@@ -82,7 +85,13 @@ def run(args, load_model=None):
                              "pass --train FILE or --no-baseline")
     baseline = None
     if train_files is not None:
-        train_examples = [ex for path in train_files for ex in load_examples(path)]
+        per_file = [load_examples(path) for path in train_files]
+        if repeat and len(repeat) == len(per_file):  # the same sample of each file that the model saw
+            from training.loop import repeated
+
+            rng = np.random.default_rng(seed)
+            per_file = [repeated(examples, times, rng) for examples, times in zip(per_file, repeat)]
+        train_examples = [ex for examples in per_file for ex in examples]
         train_name = ", ".join(str(path) for path in train_files)
         warn_overlap(examples, train_examples, train_name)
         print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_name}", file=sys.stderr)
@@ -182,17 +191,22 @@ def run(args, load_model=None):
     print(f"\nwrote {out_dir}", file=sys.stderr)
 
 
-def model_train_files(model_dir) -> list:
-    """The files the model was trained on, from its casus.json; the shipped train splits if it names none.
-    The baseline trains on the same data, so the comparison is between methods, not between data."""
+def model_train_data(model_dir) -> tuple[list, list | None, int]:
+    """The files the model was trained on, how often each was used (--repeat) and the seed, from its
+    casus.json; the shipped train splits as shipped if it names none. The baseline trains on the same
+    data, so the comparison is between methods, not between data."""
     try:
         config = json.loads((Path(model_dir) / "casus.json").read_text(encoding="utf-8")).get("config", {})
     except (OSError, ValueError, AttributeError):
         config = {}
-    files = config.get("train_file") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        config = {}
+    files = config.get("train_file")
     if isinstance(files, str):
         files = [files]
-    return list(files) if files else default_train_files()
+    if not files:
+        return default_train_files(), list(DEFAULT_REPEAT), 0
+    return list(files), config.get("repeat"), int(config.get("seed", 0))
 
 
 def warn_overlap(examples, train_examples, train_file):

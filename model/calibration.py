@@ -51,6 +51,15 @@ def fold_into_head(head, temperature, shift):
         head.bias.div_(temperature).add_(torch.as_tensor(shift, dtype=head.bias.dtype, device=head.bias.device))
 
 
+def unfold_from_head(head, temperature, shift):
+    """The inverse of fold_into_head: the head's logits go back to those of the model as trained."""
+    import torch
+
+    with torch.no_grad():
+        head.bias.sub_(torch.as_tensor(shift, dtype=head.bias.dtype, device=head.bias.device)).mul_(temperature)
+        head.weight.mul_(temperature)
+
+
 def classifier_head(model):
     """The last nn.Linear of a sequence classifier (BERT's `classifier`, MPNet's `classifier.out_proj`)."""
     import torch

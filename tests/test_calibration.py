@@ -49,3 +49,56 @@ def test_reliability_bins():
     rows = reliability(probs, np.array([0, 0, 1]), bins=10)
     assert [(r["n"], r["accuracy"]) for r in rows] == [(1, 1.0), (2, 0.5)]
     assert rows[1]["confidence"] == pytest.approx(0.935)
+
+
+@pytest.mark.slow
+def test_a_trained_checkpoint_ships_its_calibration_in_the_weights(tiny_checkpoint):
+    """casus and a plain transformers pipeline read the same calibrated probabilities from the weights."""
+    from transformers import pipeline
+
+    from model import load
+
+    tagger = load(tiny_checkpoint, precision="fp32")
+    calibration = tagger.metadata["calibration"]
+    assert 0.05 <= calibration["temperature"] <= 20 and calibration["mix_strength"] in (0, 0.25, 0.5, 0.75, 1)
+    # the mix the probabilities assume is the trained mix moved by the folded shift
+    moved = np.log(tagger.train_prior) - np.log(calibration["trained_prior"])
+    np.testing.assert_allclose(moved - moved.mean(), np.array(calibration["shift"]) - np.mean(calibration["shift"]),
+                               atol=1e-6)
+    sentence = "The rebels vowed to retaliate against the garrison within days."
+    ours = dict(zip(tagger.labels, tagger.predict_proba([sentence])[0]))
+    theirs = {row["label"]: row["score"] for row in pipeline("text-classification", model=str(tiny_checkpoint),
+                                                            top_k=None)([sentence])[0]}
+    assert theirs == pytest.approx(ours, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_recalibrating_a_checkpoint_refits_from_the_logits_as_trained(tiny_checkpoint, tiny_jsonl, tmp_path):
+    """python -m training.calibrate undoes the folded calibration before fitting again: twice gives the same."""
+    import json
+    import shutil
+
+    from model import load
+    from training.calibrate import main as calibrate
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_checkpoint, model_dir)
+    sentences = ["Air strikes hit three villages.", "Talks resumed in Geneva."]
+    assert calibrate([str(model_dir), "--dev-file", str(tiny_jsonl)]) == 0
+    first = json.loads((model_dir / "casus.json").read_text())["calibration"]
+    probs = load(model_dir, precision="fp32").predict_proba(sentences)
+    assert calibrate([str(model_dir), "--dev-file", str(tiny_jsonl)]) == 0
+    second = json.loads((model_dir / "casus.json").read_text())["calibration"]
+    assert second["temperature"] == pytest.approx(first["temperature"], rel=1e-3)
+    assert second["shift"] == pytest.approx(first["shift"], abs=1e-6)
+    np.testing.assert_allclose(load(model_dir, precision="fp32").predict_proba(sentences), probs, atol=1e-4)
+    # the logits as trained are what the first fit saw: dev scores before calibration do not move
+    assert second["dev_before"] == pytest.approx(first["dev_before"], rel=1e-4)
+
+
+def test_recalibrating_something_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys):
+    from training.calibrate import main as calibrate
+
+    assert calibrate([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a casus checkpoint" in err

@@ -120,6 +120,7 @@ def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, caps
 
 def test_baseline_trains_on_the_shipped_splits_by_default(files, monkeypatch, capsys):
     monkeypatch.setattr(cli, "default_train_files", lambda: [str(files.train)])
+    monkeypatch.setattr(cli, "DEFAULT_REPEAT", [1.0])
     assert run(["--model", files.model, "--data", files.data, "--out", files.out, "--no-benchmark"]) == 0
     assert json.loads((files.out / "summary.json").read_text())["baseline_train"] == [str(files.train)]
 
@@ -131,6 +132,11 @@ def test_baseline_trains_on_the_models_own_training_data(files, tmp_path, capsys
     summary = json.loads((files.out / "summary.json").read_text())
     assert summary["baseline_train"] == [str(files.train), str(other)]
     assert "on 16 sentences of" in capsys.readouterr().err
+    # and on the same sample of each file that the model saw
+    (files.model / "casus.json").write_text(json.dumps(
+        {"config": {"train_file": [str(files.train), str(other)], "repeat": [2, 0.5], "seed": 0}}))
+    assert run(["--model", files.model, "--data", files.data, "--out", files.out, "--no-benchmark"]) == 0
+    assert "on 20 sentences of" in capsys.readouterr().err
 
 
 def test_warns_when_the_baseline_trains_on_evaluation_sentences(files, capsys):
@@ -174,6 +180,7 @@ def test_baseline_trouble_shows_before_the_slow_model_runs(files, tmp_path, caps
 
 def test_missing_shipped_train_split_names_the_way_out(files, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "default_train_files", lambda: [str(tmp_path / "corpus" / "train.jsonl")])
+    monkeypatch.setattr(cli, "DEFAULT_REPEAT", [1.0])
     err = user_error(["--model", files.model, "--data", files.data], capsys)
     assert "pass --train FILE or --no-baseline" in err
 

@@ -168,3 +168,59 @@ def test_overwrite_replaces_the_checkpoint_keeps_the_users_files_and_reports_on_
 def test_non_numbers_and_out_of_range_settings_are_usage_errors(flags):
     with pytest.raises(SystemExit):
         parse_config(flags)
+
+
+def test_repeat_takes_whole_copies_and_a_seeded_fraction():
+    import numpy as np
+
+    from training.loop import repeated
+
+    examples = [Example(f"s{i}", "threat", f"f:{i}") for i in range(10)]
+    twice_and_a_half = repeated(examples, 2.5, np.random.default_rng(0))
+    assert len(twice_and_a_half) == 25 and twice_and_a_half[:20] == examples * 2
+    assert repeated(examples, 2.5, np.random.default_rng(0)) == twice_and_a_half
+    assert len(set(repeated(examples, 0.3, np.random.default_rng(1)))) == 3
+
+
+def test_repeat_weights_each_training_file(tiny_jsonl, tmp_path):
+    from training.loop import load_splits
+
+    other = tmp_path / "other.jsonl"
+    other.write_text(tiny_jsonl.read_text())
+    config = TrainConfig(train_file=[str(tiny_jsonl), str(other)], dev_file=str(tiny_jsonl), repeat=[2, 0.5])
+    train_examples, _, _ = load_splits(config)
+    assert len(train_examples) == 16 * 2 + 8
+
+
+def test_freeze_layers_stops_gradients_below_the_top(tiny_base):
+    from transformers import AutoModelForSequenceClassification
+
+    from training.loop import freeze_bottom
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=4)
+    freeze_bottom(model, 1)
+    assert not any(p.requires_grad for p in model.base_model.embeddings.parameters())
+    assert not any(p.requires_grad for p in model.base_model.encoder.layer[0].parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+    with pytest.raises(DataError, match="only 1 layers"):
+        freeze_bottom(model, 2)
+
+
+def test_mix_strength_is_chosen_by_dev_macro_f1():
+    import numpy as np
+
+    from training.loop import best_mix_strength
+
+    # every sentence of a rare tag sits just above background: a full shift towards a background-heavy
+    # mix would lose them all, so no shift is best; with background unsure instead, the full shift wins
+    gold = np.array([0, 1, 2, 3, 3, 3])
+    logits = np.array([[1.0, 0, 0, 0.8], [0, 1.0, 0, 0.8], [0, 0, 1.0, 0.8], [0, 0, 0, 2], [0, 0, 0, 2], [0, 0, 0, 2]])
+    shift = np.log([0.05, 0.05, 0.05, 0.85]) - np.log([0.25] * 4)
+    assert best_mix_strength(logits, gold, shift, calibrate=False)[:2] == (0.0, 1.0)
+    unsure = np.array([[4.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 4.0, 0], [0, 0.5, 0, 0.2], [0.5, 0, 0, 0.2], [0, 0, 0, 2]])
+    assert best_mix_strength(unsure, gold, shift, calibrate=False)[0] == 1.0
+    share, temperature, score = best_mix_strength(unsure, gold, shift)
+    from eval.evaluator import macro_f1
+    from model.calibration import calibrated_logits
+
+    assert score == macro_f1(gold, calibrated_logits(unsure, temperature, share * shift).argmax(axis=1))
