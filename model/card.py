@@ -30,6 +30,18 @@ def model_card(metadata: dict) -> str:
         f"Best dev macro-F1 {metrics['dev_macro_f1']:.4f} at step {metrics['step']} (epoch {metrics['epoch']}); "
         "dev F1 per label: " + ", ".join(f"{label} {metrics['dev_f1'][label]:.4f}" for label in LABELS) + ".",
         "Dev scores select the checkpoint and so flatter it: evaluate on held-out data with `casus eval`.",
+        *_calibration_lines(metadata.get("calibration")),
         "",
     ]
     return "\n".join(lines)
+
+
+def _calibration_lines(calibration):
+    if not calibration:
+        return []
+    mix = ", ".join(f"{label} {share:.3f}" for label, share in calibration["label_mix"].items())
+    return ["",
+            f"Probabilities are calibrated on dev and folded into the weights: moved {calibration['mix_strength']:.0%} "
+            f"of the way from the trained label mix to {mix} ({calibration['label_mix_source']}), temperature "
+            f"{calibration['temperature']:.3f}; dev ECE {calibration['dev_before']['ece']:.4f} as trained, "
+            f"{calibration['dev_after']['ece']:.4f} as shipped."]
