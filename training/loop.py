@@ -26,9 +26,8 @@ from data.loaders import DataError, fingerprint, load_examples
 from eval.evaluator import ClassificationEvaluator, expected_calibration_error, macro_f1
 from model.base import resolve_base_model
 from model.card import model_card
-from model.calibration import (calibrated_logits, classifier_head, fit_temperature, fold_into_head, mix_shift,
-                               unfold_from_head)
-from model.calibration import log_softmax, nll
+from model.calibration import (calibrated_logits, classifier_head, fit_temperature, fold_into_head, log_softmax,
+                               mix_shift, nll, unfold_from_head)
 from model.checkpoint import METADATA_FILE, check_out_dir, save_checkpoint, update_metadata
 from model.inference import encode, predict_logits_ids
 from training.config import TrainConfig, config_dict, default_train_files
