@@ -32,8 +32,8 @@ train: install
 	$(BIN)/casus train --out-dir $(MODEL) --overwrite
 
 evaluate: install
-	$(BIN)/casus eval --model $(MODEL) --data data/real/test.jsonl
-	$(BIN)/casus eval --model $(MODEL) --data data/corpus/test.jsonl --no-benchmark
+	$(BIN)/casus eval --model $(MODEL) --data data/real/test.jsonl --out $(MODEL)/eval/real_test
+	$(BIN)/casus eval --model $(MODEL) --data data/corpus/test.jsonl --no-benchmark --out $(MODEL)/eval/written_test
 	@if [ -f $(SHARED)/data/conflibert_cameo_class.jsonl ]; then \
 		$(BIN)/casus eval --model $(MODEL) --data $(SHARED)/data/conflibert_cameo_class.jsonl --no-benchmark; fi
 
