@@ -4,16 +4,14 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from data.labels import LABELS
 from data.loaders import DataError, fingerprint, load_examples
 from eval.baseline import TfidfBaseline
 from eval.benchmark import benchmark_throughput, format_benchmark
 from eval.compare import format_comparison
+from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 from eval.outdir import OutDirError, prepare_out_dir
 from training.config import DEFAULT_REPEAT, default_train_files
-from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 
 
 class UsageError(Exception):
@@ -87,11 +85,11 @@ def run(args, load_model=None):
     if train_files is not None:
         per_file = [load_examples(path) for path in train_files]
         if repeat and len(repeat) == len(per_file):  # the same sample of each file that the model saw
-            from training.loop import repeated
+            from training.loop import weighted
 
-            rng = np.random.default_rng(seed)
-            per_file = [repeated(examples, times, rng) for examples, times in zip(per_file, repeat)]
-        train_examples = [ex for examples in per_file for ex in examples]
+            train_examples = weighted(per_file, repeat, seed)
+        else:
+            train_examples = [ex for examples in per_file for ex in examples]
         train_name = ", ".join(str(path) for path in train_files)
         warn_overlap(examples, train_examples, train_name)
         print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_name}", file=sys.stderr)

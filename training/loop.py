@@ -53,10 +53,16 @@ def load_splits(config: TrainConfig):
                         f"casus learns all of {', '.join(LABELS)}")
     if any(n != 1 for n in config.repeat):
         kept = {id(ex) for ex in train}
-        rng = np.random.default_rng(config.seed)
-        train = [ex for examples, n in zip(per_file, config.repeat)
-                 for ex in repeated([ex for ex in examples if id(ex) in kept], n, rng)]
+        train = weighted([[ex for ex in examples if id(ex) in kept] for examples in per_file], config.repeat,
+                         config.seed)
     return train, dev, dev_source
+
+
+def weighted(per_file, repeat, seed) -> list:
+    """The examples of each file repeated as `repeat` asks, one seeded draw over the files in order: the
+    training loop and the evaluation's baseline take the same sample from the same seed."""
+    rng = np.random.default_rng(seed)
+    return [ex for examples, times in zip(per_file, repeat) for ex in repeated(examples, times, rng)]
 
 
 def repeated(examples, times, rng):
