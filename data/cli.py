@@ -1,8 +1,8 @@
-"""`casus data ...` (also `python -m data ...`): commands that work on data files."""
+"""`casus data ...` (also `python -m casus.data ...`): commands that work on data files."""
 import argparse
 import sys
 
-from data.check import check_files, failed, summary
+from casus.data.check import check_files, failed, summary
 
 
 def main(argv=None) -> int:

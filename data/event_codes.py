@@ -2,7 +2,7 @@
 import re
 from dataclasses import replace
 
-from data.loaders import DataError, Example, load_examples, read_rows, to_example
+from casus.data.loaders import DataError, Example, load_examples, read_rows, to_example
 
 # CAMEO root code (the first two digits) -> tag. Every other root (01-10, 12, 14-17) is background.
 CAMEO_ROOT_TAGS = {

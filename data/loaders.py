@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.labels import UnknownLabelError, normalize_label
+from casus.data.labels import UnknownLabelError, normalize_label
 
 
 class DataError(ValueError):

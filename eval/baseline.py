@@ -4,7 +4,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline, make_union
 
-from data.labels import LABEL2ID, LABELS, normalize_label
+from casus.data.labels import LABEL2ID, LABELS, normalize_label
 
 
 class TfidfBaseline:

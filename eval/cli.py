@@ -4,14 +4,14 @@ import json
 import sys
 from pathlib import Path
 
-from data.labels import LABELS
-from data.loaders import DataError, fingerprint, load_examples
-from eval.baseline import TfidfBaseline
-from eval.benchmark import benchmark_throughput, format_benchmark
-from eval.compare import format_comparison
-from eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
-from eval.outdir import OutDirError, prepare_out_dir
-from training.config import DEFAULT_REPEAT, default_train_files
+from casus.data.labels import LABELS
+from casus.data.loaders import DataError, fingerprint, load_examples
+from casus.eval.baseline import TfidfBaseline
+from casus.eval.benchmark import benchmark_throughput, format_benchmark
+from casus.eval.compare import format_comparison
+from casus.eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
+from casus.eval.outdir import OutDirError, prepare_out_dir
+from casus.training.config import DEFAULT_REPEAT, default_train_files
 
 
 class UsageError(Exception):
@@ -85,7 +85,7 @@ def run(args, load_model=None):
     if train_files is not None:
         per_file = [load_examples(path) for path in train_files]
         if repeat and len(repeat) == len(per_file):  # the same sample of each file that the model saw
-            from training.loop import weighted
+            from casus.training.loop import weighted
 
             train_examples = weighted(per_file, repeat, seed)
         else:
@@ -104,8 +104,8 @@ def run(args, load_model=None):
         model_name = "model"
 
     if load_model is None:
-        from model import load as load_model  # here, not at the top: torch and transformers import slowly
-        from model.quiet import quiet_transformers
+        from casus.model import load as load_model  # here, not at the top: torch and transformers import slowly
+        from casus.model.quiet import quiet_transformers
 
         quiet_transformers()
     try:
@@ -128,7 +128,7 @@ def run(args, load_model=None):
     calibration = getattr(tagger, "metadata", {}).get("calibration")
     if calibration:
         # the same model before its label mix and temperature were folded in: what calibration buys
-        from model.calibration import uncalibrate
+        from casus.model.calibration import uncalibrate
 
         shipped = evaluators[model_name].last_probabilities
         raw = uncalibrate(shipped, calibration)
@@ -138,7 +138,7 @@ def run(args, load_model=None):
                          out_dir / "reliability.png")
     if args.adapt_priors:
         # re-weight the probabilities just scored: the model need not run again
-        from model.priors import estimate_priors, shift_priors
+        from casus.model.priors import estimate_priors, shift_priors
 
         raw = evaluators[model_name].last_probabilities
         mix = estimate_priors(raw, tagger.train_prior)

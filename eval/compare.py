@@ -1,6 +1,6 @@
 """Several metrics dicts side by side (model vs baseline), one column each."""
-from data.labels import LABELS
-from eval.evaluator import format_interval
+from casus.data.labels import LABELS
+from casus.eval.evaluator import format_interval
 
 
 def format_comparison(metrics_by_name: dict) -> str:

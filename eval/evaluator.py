@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.labels import LABEL2ID, LABELS, normalize_label
+from casus.data.labels import LABEL2ID, LABELS, normalize_label
 
 ECE_BINS = 15
 
@@ -290,7 +290,7 @@ def plot_reliability(curves, gold, path, bins=10):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from model.calibration import reliability
+    from casus.model.calibration import reliability
 
     fig = Figure(figsize=(5, 5), layout="constrained")
     FigureCanvasAgg(fig)

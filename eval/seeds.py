@@ -1,6 +1,6 @@
 """Seed variance: train the default recipe under several seeds and score each run on the same data.
 
-    python -m eval.seeds --seeds 0 1 2 --adapt-priors \
+    python -m casus.eval.seeds --seeds 0 1 2 --adapt-priors \
         --data data/corpus/test.jsonl ../shared/data/conflibert_cameo_class.jsonl
 
 One fine-tuning run is one draw; a single macro-F1 says little about the recipe. This prints each run's
@@ -12,15 +12,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from data.corpus import corpus_file
-from data.labels import LABELS
-from data.loaders import load_examples
-from eval.evaluator import ClassificationEvaluator
-from training.config import TrainConfig
+from casus.data.corpus import corpus_file
+from casus.data.labels import LABELS
+from casus.data.loaders import load_examples
+from casus.eval.evaluator import ClassificationEvaluator
+from casus.training.config import TrainConfig
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.seeds", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m casus.eval.seeds", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", nargs="+", default=[str(corpus_file("test"))], help="labelled files to score")
     parser.add_argument("--out", default="runs/seeds", help="one checkpoint per seed goes under here")
@@ -30,10 +30,10 @@ def main(argv=None) -> int:
                         help="also score each file with the label mix estimated from its texts (no labels)")
     args = parser.parse_args(argv)
 
-    from model import load
-    from model.priors import estimate_priors, shift_priors
-    from model.quiet import quiet_transformers
-    from training.loop import train
+    from casus.model import load
+    from casus.model.priors import estimate_priors, shift_priors
+    from casus.model.quiet import quiet_transformers
+    from casus.training.loop import train
 
     quiet_transformers()
     datasets = {Path(path).stem: load_examples(path) for path in args.data}

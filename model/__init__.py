@@ -1,4 +1,4 @@
 """The classifier: checkpoint save/load and the inference function `load(dir).tag([...])`."""
-from model.tagger import Tag, Tagger, load
+from casus.model.tagger import Tag, Tagger, load
 
 __all__ = ["Tag", "Tagger", "load"]

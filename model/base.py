@@ -122,10 +122,10 @@ def sha256_file(path) -> str:
 
 
 def main(argv=None) -> int:
-    """python -m model.base mpnet: assemble and verify all-mpnet-base-v2 now rather than at first use."""
+    """python -m casus.model.base mpnet: assemble and verify all-mpnet-base-v2 now rather than at first use."""
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["mpnet"]:
-        print("usage: python -m model.base mpnet", file=sys.stderr)
+        print("usage: python -m casus.model.base mpnet", file=sys.stderr)
         return 2
     try:
         path = mpnet_path()

@@ -1,5 +1,5 @@
 """The model card (README.md) saved in every checkpoint: what the model tags, on what data, how well."""
-from data.labels import DEFINITIONS, LABELS
+from casus.data.labels import DEFINITIONS, LABELS
 
 
 def model_card(metadata: dict) -> str:
@@ -19,7 +19,7 @@ def model_card(metadata: dict) -> str:
         *[f"- `{label}`: {DEFINITIONS[label]}" for label in LABELS],
         "",
         "```python",
-        "from model import load            # casus; or transformers.pipeline(\"text-classification\", model=DIR)",
+        "from casus import load            # casus; or transformers.pipeline(\"text-classification\", model=DIR)",
         "load(DIR).tag_article(text)",
         "```",
         "",

@@ -5,9 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-from data.loaders import DataError
-from model.checkpoint import CheckpointError
-from model.collection import COLLECTION_SUFFIXES, CollectionError, check_job, tag_file
+from casus.data.loaders import DataError
+from casus.model.checkpoint import CheckpointError
+from casus.model.collection import COLLECTION_SUFFIXES, CollectionError, check_job, tag_file
 
 DEFAULT_MODEL_DIR = "runs/default"
 
@@ -79,8 +79,8 @@ def main(argv=None) -> int:
         print(f"casus tag: error: cannot read priors {args.priors}: {err}", file=sys.stderr)
         return 2
     # imported after argument checks: torch and transformers take seconds to import
-    from model.quiet import quiet_transformers
-    from model.tagger import load
+    from casus.model.quiet import quiet_transformers
+    from casus.model.tagger import load
 
     quiet_transformers()
 
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     if args.sentences:
         sentences = [line.strip() for line in text.splitlines() if line.strip()]
     else:
-        from data.sentences import split_sentences
+        from casus.data.sentences import split_sentences
 
         sentences = split_sentences(text)
     if args.adapt_priors and sentences:

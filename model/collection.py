@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from data.loaders import DataError, jsonl_rows, read_rows
-from data.sentences import split_sentences_with_offsets
+from casus.data.loaders import DataError, jsonl_rows, read_rows
+from casus.data.sentences import split_sentences_with_offsets
 
 COLLECTION_SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet")
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".tsv")

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from model.checkpoint import CheckpointError, check_model_files, read_metadata
-from model.inference import encode, predict_proba_ids
-from model.priors import estimate_priors, shift_priors
+from casus.model.checkpoint import CheckpointError, check_model_files, read_metadata
+from casus.model.inference import encode, predict_proba_ids
+from casus.model.priors import estimate_priors, shift_priors
 
 
 @dataclass
@@ -25,8 +25,12 @@ class Tag:
 
 
 class Tagger:
-    def __init__(self, model, tokenizer, max_length=128, metadata=None):
+    """A trained casus model ready to tag: `Tagger.from_pretrained(dir)` (the same as `load(dir)`),
+    `tag()`, `tag_article()`, `predict_proba()`, and `save_pretrained(dir)` to write it back."""
+
+    def __init__(self, model, tokenizer, max_length=128, metadata=None, fp32_model=None):
         self.model = model.eval()
+        self.fp32_model = fp32_model if fp32_model is not None else model  # what save_pretrained writes
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.metadata = metadata or {}
@@ -34,6 +38,27 @@ class Tagger:
         # The label mix the model's probabilities assume; uniform after class-weighted training.
         self.train_prior = np.array(self.metadata.get("train_prior", [1 / len(self.labels)] * len(self.labels)))
         self.priors = None  # the label mix of the text being tagged, when set: see set_priors
+
+    @classmethod
+    def from_pretrained(cls, model_dir, device=None, precision="auto", priors=None) -> "Tagger":
+        """A Tagger for a folder written by `casus train` or `save_pretrained`; see `load`."""
+        return load(model_dir, device=device, precision=precision, priors=priors)
+
+    def save_pretrained(self, out_dir, overwrite=False) -> Path:
+        """Write this tagger as a casus checkpoint: fp32 weights with their folded calibration, tokenizer,
+        casus.json and model card. Label-mix priors set with set_priors/adapt_priors travel with it and
+        are applied again by from_pretrained. Like `casus train`, it refuses a folder that is not a casus
+        checkpoint, and replaces a checkpoint only with overwrite=True."""
+        from casus.model.card import model_card
+        from casus.model.checkpoint import check_out_dir, save_checkpoint
+
+        check_out_dir(out_dir, overwrite)
+        metadata = dict(self.metadata, max_length=self.max_length)
+        metadata.pop("priors", None)
+        if self.priors is not None:
+            metadata["priors"] = {label: float(p) for label, p in zip(self.labels, self.priors)}
+        card = model_card if {"metrics", "train_data", "dev_data", "base_model"} <= set(metadata) else None
+        return save_checkpoint(self.fp32_model, self.tokenizer, out_dir, metadata, card)
 
     def predict_proba(self, texts, batch_size=64, progress=False):
         """Probabilities [n, len(labels)] in `self.labels` order, re-weighted for `self.priors` if set."""
@@ -95,7 +120,7 @@ class Tagger:
 
     def tag_article(self, text: str, batch_size=64) -> list[Tag]:
         """Split an article into sentences (a quotation with its attribution stays one) and tag each."""
-        from data.sentences import split_sentences
+        from casus.data.sentences import split_sentences
 
         if not isinstance(text, str):
             raise TypeError(f"tag_article takes a string, got {type(text).__name__}")
@@ -106,7 +131,7 @@ class Tagger:
         Yields one row dict per sentence: id, sentence_index (from 0), start and end (character offsets
         into the text), label, score, p_<label> for each label, truncated and the sentence text. A record
         without an id or text, or with an id seen before, raises a DataError naming its number."""
-        from model.collection import tag_records
+        from casus.model.collection import tag_records
 
         return tag_records(self, records, id_field, text_field, batch_size)
 
@@ -132,13 +157,20 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(f"{model_dir}: cannot load the model: {reason}") from err
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    fp32_model = model
     if precision == "int8" or (precision == "auto" and device.type == "cpu"):
         if device.type != "cpu":
             raise ValueError("int8 dynamic quantization runs on the CPU only; use precision='fp32' on GPU")
-        model = quantize_int8(model)
+        model = quantize_int8(model)  # a quantized copy; the fp32 model stays for save_pretrained
     model.to(device)
-    tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata)
-    tagger.set_priors(priors)
+    tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata, fp32_model)
+    if priors is not None:
+        tagger.set_priors(priors)
+    elif metadata.get("priors") is not None:  # from save_pretrained after set_priors / adapt_priors
+        try:
+            tagger.set_priors(metadata["priors"])
+        except ValueError as err:
+            raise CheckpointError(f"{model_dir}: casus.json has bad priors: {err}") from None
     return tagger
 
 

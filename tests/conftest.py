@@ -4,7 +4,7 @@ import json
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from model.base import base_model_path
+from casus.model.base import base_model_path
 
 # Four clear sentences per tag, written for these tests (not taken from any corpus).
 TINY_DATA = {
@@ -62,8 +62,8 @@ def write_tiny_jsonl(path):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_base, tmp_path_factory):
     """A casus checkpoint trained for a few steps from the tiny base: real files, meaningless weights."""
-    from training.config import TrainConfig
-    from training.loop import train
+    from casus.training.config import TrainConfig
+    from casus.training.loop import train
 
     root = tmp_path_factory.mktemp("tiny-run")
     data = write_tiny_jsonl(root / "train.jsonl")

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from model import base
+from casus.model import base
 
 
 def split_zip(tmp_path, weights=b"weights"):

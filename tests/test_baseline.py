@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from data.labels import LABELS
-from eval.baseline import TfidfBaseline
+from casus.data.labels import LABELS
+from casus.eval.baseline import TfidfBaseline
 
 # Each label has its own vocabulary, so a working baseline separates them; a swapped column would show.
 TRAIN = {

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from eval.benchmark import benchmark_throughput, format_benchmark, full_batches, peak_rss_mib
+from casus.eval.benchmark import benchmark_throughput, format_benchmark, full_batches, peak_rss_mib
 
 TEXTS = [f"sentence {i}" for i in range(20)]
 

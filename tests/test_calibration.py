@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.calibration import (calibrated_logits, fit_temperature, fold_into_head, log_softmax, mix_shift,
+from casus.model.calibration import (calibrated_logits, fit_temperature, fold_into_head, log_softmax, mix_shift,
                                reliability, uncalibrate)
-from model.priors import shift_priors
+from casus.model.priors import shift_priors
 
 
 def softmax(z):
@@ -56,7 +56,7 @@ def test_a_trained_checkpoint_ships_its_calibration_in_the_weights(tiny_checkpoi
     """casus and a plain transformers pipeline read the same calibrated probabilities from the weights."""
     from transformers import pipeline
 
-    from model import load
+    from casus.model import load
 
     tagger = load(tiny_checkpoint, precision="fp32")
     calibration = tagger.metadata["calibration"]
@@ -74,12 +74,12 @@ def test_a_trained_checkpoint_ships_its_calibration_in_the_weights(tiny_checkpoi
 
 @pytest.mark.slow
 def test_recalibrating_a_checkpoint_refits_from_the_logits_as_trained(tiny_checkpoint, tiny_jsonl, tmp_path):
-    """python -m training.calibrate undoes the folded calibration before fitting again: twice gives the same."""
+    """python -m casus.training.calibrate undoes the folded calibration before fitting again: twice gives the same."""
     import json
     import shutil
 
-    from model import load
-    from training.calibrate import main as calibrate
+    from casus.model import load
+    from casus.training.calibrate import main as calibrate
 
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_checkpoint, model_dir)
@@ -97,7 +97,7 @@ def test_recalibrating_a_checkpoint_refits_from_the_logits_as_trained(tiny_check
 
 
 def test_recalibrating_something_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys):
-    from training.calibrate import main as calibrate
+    from casus.training.calibrate import main as calibrate
 
     assert calibrate([str(tmp_path)]) == 2
     err = capsys.readouterr().err

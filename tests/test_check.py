@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from data.check import Problem, check_files, failed, read_file, summary
-from data.loaders import DataError, load_examples
+from casus.data.check import Problem, check_files, failed, read_file, summary
+from casus.data.loaders import DataError, load_examples
 
 
 def write_jsonl(path, rows):

@@ -3,7 +3,7 @@ import os
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from model.checkpoint import CheckpointError, check_out_dir, read_metadata, save_checkpoint, update_metadata
+from casus.model.checkpoint import CheckpointError, check_out_dir, read_metadata, save_checkpoint, update_metadata
 
 
 @pytest.fixture

@@ -178,9 +178,9 @@ def test_a_closed_output_pipe_ends_quietly(ctx, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv, where", [
-    (["tag", "--model", "{model}", "{article}"], "model.tagger.load"),
-    (["data", "check", "{data}"], "data.cli.check_files"),
-    ([*TRAIN, "--out-dir", "{tmp}/run"], "training.loop.load_splits"),
+    (["tag", "--model", "{model}", "{article}"], "casus.model.tagger.load"),
+    (["data", "check", "{data}"], "casus.data.cli.check_files"),
+    ([*TRAIN, "--out-dir", "{tmp}/run"], "casus.training.loop.load_splits"),
 ])
 def test_ctrl_c_exits_130_with_one_line(ctx, monkeypatch, capsys, argv, where):
     def interrupt(*args, **kwargs):
@@ -196,7 +196,7 @@ def test_a_closed_pipe_in_a_real_process_prints_nothing(ctx):
     # the in-process test cannot see Python's own flush at exit, which is where a second error would show
     import subprocess
 
-    process = subprocess.Popen([sys.executable, str(ROOT / "casus.py"), "tag", "--model", str(ctx["model"]),
+    process = subprocess.Popen([sys.executable, "-m", "casus", "tag", "--model", str(ctx["model"]),
                                 str(ctx["article"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     process.stdout.close()  # the reader is gone before casus writes a line, as with `| head -0`
     err = process.stderr.read().decode()

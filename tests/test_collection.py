@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from data.labels import LABELS
-from data.loaders import DataError
-from data.sentences import split_sentences, split_sentences_with_offsets
-from model import load
-from model.cli import main
-from model.collection import columns, tag_file
+from casus.data.labels import LABELS
+from casus.data.loaders import DataError
+from casus.data.sentences import split_sentences, split_sentences_with_offsets
+from casus.model import load
+from casus.model.cli import main
+from casus.model.collection import columns, tag_file
 
 ARTICLES = [
     {"id": "a1", "text": "Air strikes hit three villages near the front line overnight, killing nine people.\n\n"

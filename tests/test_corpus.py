@@ -4,11 +4,11 @@ from collections import Counter
 
 import pytest
 
-from data.build_corpus import LINK_THRESHOLD
-from data.corpus import CORPUS_DIR, SPLITS, corpus_file
-from data.dedup import near_duplicate_pairs, normalize
-from data.labels import LABELS
-from data.loaders import load_examples
+from casus.data.build_corpus import LINK_THRESHOLD
+from casus.data.corpus import CORPUS_DIR, SPLITS, corpus_file
+from casus.data.dedup import near_duplicate_pairs, normalize
+from casus.data.labels import LABELS
+from casus.data.loaders import load_examples
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_no_exact_repeats_anywhere(splits):
 
 def test_documents_resplit_into_their_own_sentences(splits):
     """tag_article's splitter, run on each test document's text, finds the annotated sentences."""
-    from data.sentences import split_sentences
+    from casus.data.sentences import split_sentences
 
     docs = {}
     for ex in splits["test"]:
@@ -71,7 +71,7 @@ def test_documents_resplit_into_their_own_sentences(splits):
 
 def test_split_is_a_deterministic_function_of_the_documents(splits, documents):
     """Re-running the build's split assignment on the shipped documents gives the shipped splits."""
-    from data.build_corpus import SPLIT_SEED, assign_splits, linked_groups
+    from casus.data.build_corpus import SPLIT_SEED, assign_splits, linked_groups
 
     sentences = {}
     for examples in splits.values():

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import casus
-from data.cli import main
+from casus.data.cli import main
 
 
 def write_jsonl(path, rows):
@@ -68,7 +68,7 @@ def test_usage_errors_and_help_return_codes(capsys):
 
 def test_python_dash_m_data(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", [{"text": "Fine.", "label": "nope"}])
-    result = subprocess.run([sys.executable, "-m", "data", "check", str(path)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "casus.data", "check", str(path)], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 1
     assert f"{path}:1: unknown-label:" in result.stdout

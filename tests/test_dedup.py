@@ -5,7 +5,7 @@ from itertools import combinations, product
 
 import pytest
 
-from data.dedup import near_duplicate_pairs, normalize, shingles
+from casus.data.dedup import near_duplicate_pairs, normalize, shingles
 
 
 def test_normalize():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import casus
-from data.labels import LABELS
-from eval import cli
+from casus.data.labels import LABELS
+from casus.eval import cli
 
 SHARED_DATA = Path("/work/shared/data/conflibert_cameo_class.jsonl")
 
@@ -109,9 +109,9 @@ def test_default_output_folder_and_benchmark(files, capsys):
 
 
 def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, capsys):
-    # The default loader is `model.load`, imported when main runs: a stand-in module proves the wiring
-    monkeypatch.setitem(sys.modules, "model", types.SimpleNamespace(load=lambda d, **kw: FakeTagger()))
-    monkeypatch.setitem(sys.modules, "model.quiet", types.SimpleNamespace(quiet_transformers=lambda: None))
+    # The default loader is `casus.model.load`, imported when main runs: a stand-in module proves the wiring
+    monkeypatch.setitem(sys.modules, "casus.model", types.SimpleNamespace(load=lambda d, **kw: FakeTagger()))
+    monkeypatch.setitem(sys.modules, "casus.model.quiet", types.SimpleNamespace(quiet_transformers=lambda: None))
     code = casus.main(["eval", "--model", str(files.model), "--data", str(files.data), "--no-baseline",
                        "--no-benchmark", "--out", str(files.out)])
     assert code == 0

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from data.labels import LABELS
-from eval.evaluator import (
+from casus.data.labels import LABELS
+from casus.eval.evaluator import (
     ClassificationEvaluator,
     bootstrap_macro_f1_ci,
     compute_metrics,
@@ -205,7 +205,7 @@ def test_output_files(tmp_path):
 
 
 def test_accuracy_per_hard_case_group():
-    from data.loaders import Example
+    from casus.data.loaders import Example
 
     examples = [Example("a", "background", "f:1", hard="metaphor"), Example("b", "background", "f:2", hard="metaphor"),
                 Example("c", "threat", "f:3", hard="quoted_threat"), Example("d", "threat", "f:4")]
@@ -219,7 +219,7 @@ def test_accuracy_per_hard_case_group():
 
 
 def test_paired_bootstrap_difference():
-    from eval.evaluator import paired_bootstrap_difference
+    from casus.eval.evaluator import paired_bootstrap_difference
 
     gold, probs = random_case(n=300, seed=3)
     better = gold.copy()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from data.event_codes import cameo_to_tag, load_event_records, plover_to_tag
-from data.loaders import DataError
+from casus.data.event_codes import cameo_to_tag, load_event_records, plover_to_tag
+from casus.data.loaders import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,7 +1,7 @@
 import io
 import json
 
-from model.cli import main
+from casus.model.cli import main
 
 
 def test_tag_a_file_as_jsonl(tiny_checkpoint, tmp_path, capsys):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.priors import PRIOR_FLOOR, PriorWarning, estimate_priors, shift_priors
+from casus.model.priors import PRIOR_FLOOR, PriorWarning, estimate_priors, shift_priors
 
 UNIFORM = np.full(4, 0.25)
 

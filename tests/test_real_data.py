@@ -5,12 +5,12 @@ from collections import Counter
 
 import pytest
 
-from data.build_corpus import LINK_THRESHOLD
-from data.build_real import document_sentences, read_annotations, read_documents
-from data.corpus import REAL_DIR, SPLITS, real_file
-from data.dedup import near_duplicate_pairs
-from data.labels import LABELS
-from data.sentences import split_sentences
+from casus.data.build_corpus import LINK_THRESHOLD
+from casus.data.build_real import document_sentences, read_annotations, read_documents
+from casus.data.corpus import REAL_DIR, SPLITS, real_file
+from casus.data.dedup import near_duplicate_pairs
+from casus.data.labels import LABELS
+from casus.data.sentences import split_sentences
 
 KINDS = {"wikinews", "wikipedia", "usgov"}
 
@@ -86,7 +86,7 @@ def test_documents_stay_whole_and_nothing_leaks_across_splits(documents, splits)
 
 
 def test_split_files_are_rebuilt_from_documents_and_annotations(documents, annotations, splits, tmp_path):
-    from data.build_real import write_splits
+    from casus.data.build_real import write_splits
 
     docs = document_sentences([dict(doc) for doc in documents], annotations)
     write_splits(docs, tmp_path)

@@ -1,4 +1,4 @@
-from eval.seeds import format_seed_table
+from casus.eval.seeds import format_seed_table
 
 
 def run(seed, seconds, dev, test_f1):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from data.sentences import split_sentences, split_sentences_with_offsets
+from casus.data.sentences import split_sentences, split_sentences_with_offsets
 
 ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "article.txt"
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from data.labels import LABELS
-from model import load
-from model.base import base_model_path
+from casus.data.labels import LABELS
+from casus.model import load
+from casus.model.base import base_model_path
 from transformers import AutoModelForSequenceClassification
 
 SENTENCES = [
@@ -101,7 +101,7 @@ def test_adapt_priors_estimates_a_mix_and_adopts_it(tiny_checkpoint):
 
 
 def test_cutting_matches_the_tokenizers_own_truncation(tagger):
-    from model.inference import encode
+    from casus.model.inference import encode
 
     texts = ["Short.", " ".join(["word"] * 300), "exactly " * 10]
     for max_length in (8, 12, 128):

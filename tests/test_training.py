@@ -3,13 +3,13 @@ import json
 import pytest
 from transformers import pipeline
 
-from data.labels import LABELS
-from data.loaders import DataError, Example, fingerprint, load_examples
-from model import load
-from model.checkpoint import read_metadata
-from training.cli import main as train_cli
-from training.config import TrainConfig, parse_config
-from training.loop import LengthGroupedBatches, class_weights, split_off_dev, train
+from casus.data.labels import LABELS
+from casus.data.loaders import DataError, Example, fingerprint, load_examples
+from casus.model import load
+from casus.model.checkpoint import read_metadata
+from casus.training.cli import main as train_cli
+from casus.training.config import TrainConfig, parse_config
+from casus.training.loop import LengthGroupedBatches, class_weights, split_off_dev, train
 
 
 def test_flags_come_from_the_dataclass():
@@ -127,7 +127,7 @@ def tiny_flags(tiny_base, tiny_jsonl, out):
 
 
 def test_cli_never_touches_a_folder_it_did_not_write(tiny_base, tiny_jsonl, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("training.loop.load_splits", lambda config: pytest.fail("refused only after work began"))
+    monkeypatch.setattr("casus.training.loop.load_splits", lambda config: pytest.fail("refused only after work began"))
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "results.csv").write_text("my data")
@@ -173,7 +173,7 @@ def test_non_numbers_and_out_of_range_settings_are_usage_errors(flags):
 def test_repeat_takes_whole_copies_and_a_seeded_fraction():
     import numpy as np
 
-    from training.loop import repeated
+    from casus.training.loop import repeated
 
     examples = [Example(f"s{i}", "threat", f"f:{i}") for i in range(10)]
     twice_and_a_half = repeated(examples, 2.5, np.random.default_rng(0))
@@ -183,7 +183,7 @@ def test_repeat_takes_whole_copies_and_a_seeded_fraction():
 
 
 def test_repeat_weights_each_training_file(tiny_jsonl, tmp_path):
-    from training.loop import load_splits
+    from casus.training.loop import load_splits
 
     other = tmp_path / "other.jsonl"
     other.write_text(tiny_jsonl.read_text())
@@ -195,7 +195,7 @@ def test_repeat_weights_each_training_file(tiny_jsonl, tmp_path):
 def test_freeze_layers_stops_gradients_below_the_top(tiny_base):
     from transformers import AutoModelForSequenceClassification
 
-    from training.loop import freeze_bottom
+    from casus.training.loop import freeze_bottom
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=4)
     freeze_bottom(model, 1)
@@ -209,7 +209,7 @@ def test_freeze_layers_stops_gradients_below_the_top(tiny_base):
 def test_mix_strength_is_chosen_by_dev_macro_f1():
     import numpy as np
 
-    from training.loop import best_mix_strength
+    from casus.training.loop import best_mix_strength
 
     # every sentence of a rare tag sits just above background: a full shift towards a background-heavy
     # mix would lose them all, so no shift is best; with background unsure instead, the full shift wins
@@ -220,7 +220,7 @@ def test_mix_strength_is_chosen_by_dev_macro_f1():
     unsure = np.array([[4.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 4.0, 0], [0, 0.5, 0, 0.2], [0.5, 0, 0, 0.2], [0, 0, 0, 2]])
     assert best_mix_strength(unsure, gold, shift, calibrate=False)[0] == 1.0
     share, temperature, score = best_mix_strength(unsure, gold, shift)
-    from eval.evaluator import macro_f1
-    from model.calibration import calibrated_logits
+    from casus.eval.evaluator import macro_f1
+    from casus.model.calibration import calibrated_logits
 
     assert score == macro_f1(gold, calibrated_logits(unsure, temperature, share * shift).argmax(axis=1))

@@ -1,4 +1,4 @@
-"""`python -m training.calibrate MODEL_DIR`: re-fit a trained checkpoint's label mix and temperature on
+"""`python -m casus.training.calibrate MODEL_DIR`: re-fit a trained checkpoint's label mix and temperature on
 dev, as `casus train` does at the end of training, without training again (for a new dev set, or a
 checkpoint calibrated by an older casus)."""
 import argparse
@@ -6,15 +6,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from data.corpus import real_file
-from data.loaders import DataError, load_examples
-from model.checkpoint import CheckpointError, read_metadata
-from training.config import TrainConfig
-from training.loop import calibrate_checkpoint, label_mix
+from casus.data.corpus import real_file
+from casus.data.loaders import DataError, load_examples
+from casus.model.checkpoint import CheckpointError, read_metadata
+from casus.training.config import TrainConfig
+from casus.training.loop import calibrate_checkpoint, label_mix
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m casus.training.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="checkpoint folder written by `casus train`")
     parser.add_argument("--dev-file", help="labelled dev data (default: the one the model was trained with)")
     parser.add_argument("--label-mix", help="real, train, or a labelled file (default: as trained)")
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         calibrate_checkpoint(config, dev, dev_file, trained_prior, target_prior, source,
                              lambda message: print(message, file=sys.stderr))
     except (CheckpointError, DataError, KeyError, OSError) as err:
-        print(f"python -m training.calibrate: error: {err}", file=sys.stderr)
+        print(f"python -m casus.training.calibrate: error: {err}", file=sys.stderr)
         return 2
     print(f"re-calibrated {Path(args.model)}")
     return 0

@@ -1,13 +1,13 @@
-"""`casus train` / `python -m training`: fine-tune, print the outcome, exit 2 on bad input."""
+"""`casus train` / `python -m casus.training`: fine-tune, print the outcome, exit 2 on bad input."""
 import json
 import sys
 
-from data.loaders import DataError
-from model.base import BaseModelMissing
-from model.checkpoint import CheckpointError
-from model.quiet import quiet_transformers
-from training.config import parse_config
-from training.loop import train
+from casus.data.loaders import DataError
+from casus.model.base import BaseModelMissing
+from casus.model.checkpoint import CheckpointError
+from casus.model.quiet import quiet_transformers
+from casus.training.config import parse_config
+from casus.training.loop import train
 
 
 def main(argv=None) -> int:

@@ -5,7 +5,7 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from data.corpus import corpus_file, real_file
+from casus.data.corpus import corpus_file, real_file
 
 LABEL_SCHEMES = ("tags", "cameo", "plover")
 LABEL_MIXES = ("real", "train")

@@ -2,6 +2,7 @@
 
 One plain loop on top of accelerate, so the same code runs on the CPU here, on a GPU, or on several
 GPUs under `accelerate launch`."""
+import dataclasses
 import json
 import math
 import sys
@@ -19,18 +20,18 @@ from tqdm.auto import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                           get_linear_schedule_with_warmup)
 
-from data.corpus import real_file
-from data.event_codes import load_labelled
-from data.labels import ID2LABEL, LABEL2ID, LABELS
-from data.loaders import DataError, fingerprint, load_examples
-from eval.evaluator import ClassificationEvaluator, expected_calibration_error, macro_f1
-from model.base import resolve_base_model
-from model.card import model_card
-from model.calibration import (calibrated_logits, classifier_head, fit_temperature, fold_into_head, log_softmax,
+from casus.data.corpus import real_file
+from casus.data.event_codes import load_labelled
+from casus.data.labels import ID2LABEL, LABEL2ID, LABELS
+from casus.data.loaders import DataError, fingerprint, load_examples
+from casus.eval.evaluator import ClassificationEvaluator, expected_calibration_error, macro_f1
+from casus.model.base import resolve_base_model
+from casus.model.card import model_card
+from casus.model.calibration import (calibrated_logits, classifier_head, fit_temperature, fold_into_head, log_softmax,
                                mix_shift, nll, unfold_from_head)
-from model.checkpoint import METADATA_FILE, check_out_dir, save_checkpoint, update_metadata
-from model.inference import encode, predict_logits_ids
-from training.config import TrainConfig, config_dict, default_train_files
+from casus.model.checkpoint import METADATA_FILE, check_out_dir, save_checkpoint, update_metadata
+from casus.model.inference import encode, predict_logits_ids
+from casus.training.config import TrainConfig, config_dict, default_train_files
 
 
 def load_splits(config: TrainConfig):
@@ -178,7 +179,10 @@ def dev_macro_f1(evaluator, model, tokenizer, max_length, shift, calibrate=True)
     return metrics["macro_f1"], {label: m["f1"] for label, m in metrics["per_class"].items()}, share
 
 
-def train(config: TrainConfig) -> dict:
+def train(config: TrainConfig | None = None, **fields) -> dict:
+    """Fine-tune and save a checkpoint to config.out_dir; returns a summary: best dev scores, steps, time.
+    `casus.train(TrainConfig(out_dir="runs/x"))`, or fields directly: `casus.train(out_dir="runs/x")`."""
+    config = dataclasses.replace(config or TrainConfig(), **fields)
     started = time.time()
     check_out_dir(config.out_dir, config.overwrite)  # now, not at the first save minutes from now
     accelerator = Accelerator(cpu=config.cpu)

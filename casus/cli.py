@@ -3,12 +3,12 @@ import os
 import sys
 import warnings
 
-__version__ = "0.2.0"  # `casus --version`; pyproject.toml's version must match (tests/test_cli_fuzz.py checks)
+from casus import __version__
 
 USAGE = """usage: casus <command> [options]
 
 commands:
-  train        fine-tune the classifier (python -m training)
+  train        fine-tune the classifier (python -m casus.training)
   tag          tag sentences or a whole article with a trained model
   eval         evaluate a model against a TF-IDF baseline, with a throughput benchmark
   data check   validate labelled data files: schema, labels, duplicates, cross-split leakage
@@ -48,13 +48,13 @@ def dispatch(argv) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
-        from training.cli import main as run
+        from casus.training.cli import main as run
     elif command == "tag":
-        from model.cli import main as run
+        from casus.model.cli import main as run
     elif command == "eval":
-        from eval.cli import main as run
+        from casus.eval.cli import main as run
     elif command == "data":
-        from data.cli import main as run
+        from casus.data.cli import main as run
     else:
         print(f"casus: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
@@ -74,6 +74,3 @@ def silence_stdout():
     except (OSError, ValueError, AttributeError):  # a stand-in stdout (tests) has no file descriptor
         pass
 
-
-if __name__ == "__main__":
-    sys.exit(main())
