@@ -99,3 +99,17 @@ def test_casus_train_takes_a_config_or_its_fields(tiny_base, tiny_jsonl, tmp_pat
     assert summary["out_dir"] == str(tmp_path / "b") and summary["steps"] == 2
     assert json.loads((tmp_path / "b" / "casus.json").read_text())["config"]["seed"] == 3
     assert not (tmp_path / "a").exists() and config.seed == 0  # the caller's config is not changed
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_one_top_level_package(tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(root)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("casus-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"casus", f"{wheel.name.split('-py')[0]}.dist-info"}
+    assert "casus/data/real/test.jsonl" in names and "casus/model/tagger.py" in names
