@@ -134,8 +134,7 @@ def read_stdin() -> str:
 
 
 def _workers_engine(args):
-    engine = args.engine or "local"
-    return (args.workers or 1) if engine == "local" else args.workers, engine
+    return args.workers, args.engine or "local"
 
 
 def _tag_collection(tagger, args) -> int:

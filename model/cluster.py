@@ -4,7 +4,7 @@ The tagger is a callable class for `Dataset.map_batches`, so each Ray actor load
 whole chunks (the same chunks, hence the same batches, as the local job). This process reads the input,
 reports bad records, and writes the rows in input order exactly as the local job does (Ray Data's
 preserve_order), so the output, --resume and --overwrite behave the same. Chunks go to the cluster a
-window at a time, so memory stays flat on a collection of any size.
+window at a time (one Ray Data job each), so memory stays flat on a collection of any size.
 
 On a real cluster: start Ray on the nodes (`ray start ...`), install casus on every node, make the
 checkpoint folder readable at the same path on each (shared storage, or a copy), and point casus at the
@@ -19,7 +19,9 @@ import pyarrow as pa
 from casus.model.collection import chunk_sentences_of
 from casus.model.tagger import Tag
 
-WINDOW = 512  # chunks per Ray Data job: about 130,000 sentences, a few MB of text in the object store
+# Chunks per Ray Data job and actor: each job starts its actors afresh (model loads included), so each
+# actor gets minutes of work per job (about 65,000 sentences), for some 10 MB of text per actor held here.
+WINDOW_PER_WORKER = 256
 
 
 class RayTagger:
@@ -48,18 +50,20 @@ class RayRunner:
     """Tags chunks on Ray with `workers` actors (None: one per CPU of the cluster, divided by `threads`,
     the torch threads and Ray CPUs of each); `map(chunks)` gives (chunk, tags) back in order."""
 
-    def __init__(self, spec, labels, batch_size=64, workers=None, threads=1, window=WINDOW):
+    def __init__(self, spec, labels, batch_size=64, workers=None, threads=1, window=None):
         import ray
 
         self.started = not ray.is_initialized()
         if self.started:  # RAY_ADDRESS names a running cluster; without it ray.init starts a local one
             ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO lines on each job would drown casus'
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # rows come back in input order, as the local job's
-        context.enable_progress_bars = False  # casus has its own
+        self.context = ray.data.DataContext.get_current()
+        self.kept = self.context.execution_options.preserve_order, self.context.enable_progress_bars
+        self.context.execution_options.preserve_order = True  # rows come back in input order, as the local job's
+        self.context.enable_progress_bars = False  # casus has its own
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-        self.spec, self.labels, self.batch_size, self.threads, self.window = spec, labels, batch_size, threads, window
+        self.spec, self.labels, self.batch_size, self.threads = spec, labels, batch_size, threads
+        self.window = window or WINDOW_PER_WORKER * self.workers
 
     def map(self, chunks):
         import ray
@@ -102,6 +106,8 @@ class RayRunner:
         return self
 
     def __exit__(self, *exc):
+        # the caller's own Ray Data jobs get their settings back
+        self.context.execution_options.preserve_order, self.context.enable_progress_bars = self.kept
         if self.started:
             import ray
 

@@ -165,14 +165,12 @@ def _row(doc_id, index, start, end, tag):
 ENGINES = ("local", "ray")
 
 
-def check_engine(engine="local", workers=1):
+def check_engine(engine="local", workers=None):
     """Refuse an engine or worker count that cannot run, before the model is loaded."""
     if engine not in ENGINES:
         raise CollectionError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise CollectionError(f"workers must be a whole number of at least 1, got {workers!r}")
-    if workers is None and engine == "local":
-        raise CollectionError("give the number of workers for the local engine")
     if engine == "ray":
         try:
             import ray.data  # noqa: F401
@@ -181,16 +179,16 @@ def check_engine(engine="local", workers=1):
 
 
 @contextmanager
-def chunk_runner(tagger, batch_size=64, workers=1, engine="local"):
-    """What tags the chunks: None (this process), `workers` processes, or a Ray cluster with `workers`
-    actors (None: one per CPU of the cluster). Workers and actors load their own copy of the tagger."""
+def chunk_runner(tagger, batch_size=64, workers=None, engine="local"):
+    """What tags the chunks: None (this process, workers None or 1), `workers` processes, or a Ray cluster
+    with `workers` actors (None: one per CPU of the cluster). Workers and actors load their own tagger."""
     check_engine(engine, workers)
     if engine == "ray":
         from casus.model.cluster import RayRunner
 
         with RayRunner(tagger.spec(), tagger.labels, batch_size, workers) as runner:
             yield runner
-    elif workers > 1:
+    elif (workers or 1) > 1:
         from casus.model.workers import ProcessRunner
 
         with ProcessRunner(tagger.spec(), batch_size, workers) as runner:
@@ -199,7 +197,7 @@ def chunk_runner(tagger, batch_size=64, workers=1, engine="local"):
         yield None
 
 
-def tag_records(tagger, records, id_field="id", text_field="text", batch_size=64, workers=1, engine="local"):
+def tag_records(tagger, records, id_field="id", text_field="text", batch_size=64, workers=None, engine="local"):
     """Row dicts for an iterable of article dicts, streaming (Tagger.tag_collection). A bad record raises a
     DataError naming its number, counted from 1."""
     rows = ((f"record {n}", record) for n, record in enumerate(records, 1))
@@ -221,7 +219,7 @@ def output_format(output):
     return suffix[1:]
 
 
-def check_job(source, output=None, resume=False, overwrite=False, workers=1, engine="local"):
+def check_job(source, output=None, resume=False, overwrite=False, workers=None, engine="local"):
     """Refuse a job that cannot run, before the model is loaded."""
     check_engine(engine, workers)
     if source != "-" and not Path(source).is_file():
@@ -240,13 +238,13 @@ def check_job(source, output=None, resume=False, overwrite=False, workers=1, eng
 
 
 def tag_file(tagger, source, output=None, id_field="id", text_field="text", batch_size=64, on_error="skip",
-             resume=False, overwrite=False, chunk_sentences=CHUNK_SENTENCES, workers=1, engine="local") -> int:
+             resume=False, overwrite=False, chunk_sentences=CHUNK_SENTENCES, workers=None, engine="local") -> int:
     """Tag a collection into `output` (None or - for standard output). A bad record is reported on stderr
     and skipped (on_error="skip") or ends the run after the articles before it are written ("stop": exit
     2). Returns the exit code; raises CollectionError or DataError when the job cannot go on.
 
-    workers: tag in that many processes on this machine, each with its own copy of the tagger and its
-    share of torch's threads. engine="ray": tag on a Ray cluster (the one RAY_ADDRESS or a running
+    workers: tag in that many processes on this machine (None: 1, this one), each with its own copy of
+    the tagger and its share of torch's threads. engine="ray": tag on a Ray cluster (the one RAY_ADDRESS or a running
     `ray.init` names, else a local one), `workers` actors (None: one per CPU). This process still reads
     the input, reports bad records and writes the output, in the same order and the same way as alone:
     the rows are the same, and --resume works whatever tagged the rows before."""

@@ -127,13 +127,14 @@ class Tagger:
             raise TypeError(f"tag_article takes a string, got {type(text).__name__}")
         return self.tag(split_sentences(text), batch_size)
 
-    def tag_collection(self, records, id_field="id", text_field="text", batch_size=64, workers=1,
+    def tag_collection(self, records, id_field="id", text_field="text", batch_size=64, workers=None,
                        engine="local"):
         """Tag a stream of articles (dicts with an id and a text) lazily, a few hundred sentences at a time.
         Yields one row dict per sentence: id, sentence_index (from 0), start and end (character offsets
         into the text), label, score, p_<label> for each label, truncated and the sentence text. A record
         without an id or text, or with an id seen before, raises a DataError naming its number.
-        workers > 1 tags in that many processes; engine="ray" on a Ray cluster (casus.model.cluster).
+        workers > 1 tags in that many processes; engine="ray" on a Ray cluster with `workers` actors (None:
+        one per CPU), see casus.model.cluster.
         Either way the rows come in the same order and with the same values."""
         from casus.model.collection import tag_records
 
