@@ -16,7 +16,7 @@ import warnings
 
 import pyarrow as pa
 
-from casus.model.collection import chunk_sentences_of
+from casus.model.collection import CollectionError, chunk_sentences_of
 from casus.model.tagger import Tag
 
 # Chunks per Ray Data job and actor: each job starts its actors afresh (model loads included), so each
@@ -55,7 +55,10 @@ class RayRunner:
 
         self.started = not ray.is_initialized()
         if self.started:  # RAY_ADDRESS names a running cluster; without it ray.init starts a local one
-            ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+            try:
+                ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+            except Exception as err:  # a bad address, a cluster that is down, a local Ray that cannot start
+                raise CollectionError(f"cannot start or reach Ray: {_first_line(err)}") from None
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO lines on each job would drown casus'
         self.context = ray.data.DataContext.get_current()
         self.kept = self.context.execution_options.preserve_order, self.context.enable_progress_bars
@@ -92,8 +95,12 @@ class RayRunner:
                                       max_restarts=0)
         rows = (row for table in tagged.iter_batches(batch_format="pyarrow", batch_size=None)
                 for row in table.to_pylist())
-        for chunk, row in zip(window, rows, strict=True):
-            yield chunk, self._tags(chunk, row)
+        try:
+            for chunk, row in zip(window, rows, strict=True):
+                yield chunk, self._tags(chunk, row)
+        except ray.exceptions.RayError as err:  # an actor or node lost, a model that would not load there
+            raise CollectionError(f"the Ray job failed: {_first_line(err)}; run again with --resume to go on") \
+                from None
 
     def _tags(self, chunk, row):
         n = len(self.labels)
@@ -112,3 +119,7 @@ class RayRunner:
             import ray
 
             ray.shutdown()
+
+
+def _first_line(err):
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

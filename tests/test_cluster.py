@@ -1,6 +1,5 @@
 """model/cluster.py and `casus tag --engine ray`: on a local Ray cluster of 2 CPUs, the rows of the local job."""
 import logging
-import sys
 
 import pytest
 import ray  # the test install has it (the cluster extra): a missing Ray fails here, it is not skipped
@@ -54,10 +53,3 @@ def test_ray_job_resumes_a_cut_file_and_the_cli_runs_it(local_ray, tiny_checkpoi
     assert "resuming" in err and "tagged" in err and "Traceback" not in err
     assert cli(tiny_checkpoint, source, "--output", crashed, "--engine", "ray") == 2  # never over a file
     assert "exists" in capsys.readouterr().err
-
-
-def test_engine_ray_without_ray_installed_is_one_line(tiny_checkpoint, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "ray.data", None)  # import ray.data now raises ImportError
-    source = write_jsonl(tmp_path / "news.jsonl", ARTICLES)
-    assert cli(tiny_checkpoint, source, "--engine", "ray") == 2
-    assert capsys.readouterr().err == "casus tag: error: --engine ray needs Ray Data: pip install 'casus[cluster]'\n"

@@ -3,6 +3,9 @@ import csv
 import io
 import itertools
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -246,10 +249,6 @@ def test_flags_that_do_not_fit_the_input_are_refused(tiny_checkpoint, tmp_path):
 @pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_a_closed_output_pipe_ends_quietly_with_141(tiny_checkpoint, tmp_path, workers):
     """`casus tag archive.jsonl | head -1`: the reader goes away after one row while casus has more to write."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     many = [{"id": f"{a['id']}-{n}", "text": a["text"]} for n in range(200) for a in ARTICLES]  # 500 KB of rows
     source = write_jsonl(tmp_path / "news.jsonl", many)
     process = subprocess.Popen([sys.executable, "-m", "casus", "tag", "--model", str(tiny_checkpoint), "--precision",
@@ -259,3 +258,10 @@ def test_a_closed_output_pipe_ends_quietly_with_141(tiny_checkpoint, tmp_path, w
     process.stdout.close()  # more than a pipe's 64 KB is still to come: the next write fails
     err = process.stderr.read().decode()
     assert process.wait() == 141 and err == ""
+
+
+def test_engine_ray_without_ray_installed_is_one_line(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray.data", None)  # import ray.data now raises ImportError
+    source = write_jsonl(tmp_path / "news.jsonl", ARTICLES)
+    assert cli(tiny_checkpoint, source, "--engine", "ray") == 2
+    assert capsys.readouterr().err == "casus tag: error: --engine ray needs Ray Data: pip install 'casus[cluster]'\n"

@@ -1,10 +1,17 @@
 """model/workers.py and `casus tag --workers N`: the same rows from N processes as from one."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
 from casus.model import load
-from casus.model.tagger import Tagger
 from casus.model.collection import tag_file
+from casus.model.tagger import Tagger
 from casus.model.workers import ProcessRunner
 from test_collection import ARTICLES, assert_same_rows, cli, read_rows, write_jsonl
 
@@ -89,13 +96,6 @@ def test_a_tagger_not_loaded_from_a_folder_cannot_go_to_workers(tagger, tmp_path
 def test_ctrl_c_stops_the_workers_quietly_and_resume_finishes(tiny_checkpoint, tagger, tmp_path):
     """Ctrl-C reaches the whole process group: the workers leave it to the parent, which ends with 130 and
     one line, leaving a file --resume can finish."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     many = [{"id": f"{a['id']}-{n}", "text": a["text"]} for n in range(500) for a in ARTICLES]
     source, out = write_jsonl(tmp_path / "news.jsonl", many), tmp_path / "tags.jsonl"
     process = subprocess.Popen([sys.executable, "-m", "casus", "tag", "--model", str(tiny_checkpoint), "--precision",
