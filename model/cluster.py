@@ -51,7 +51,7 @@ class RayRunner:
     the torch threads and Ray CPUs of each); `map(chunks)` gives (chunk, tags) back in order."""
 
     def __init__(self, spec, labels, batch_size=64, workers=None, threads=1, window=None):
-        import ray
+        import ray.data
 
         self.started = not ray.is_initialized()
         if self.started:  # RAY_ADDRESS names a running cluster; without it ray.init starts a local one
