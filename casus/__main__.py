@@ -3,4 +3,5 @@ import sys
 
 from casus.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not again in a worker process that imports this module
+    sys.exit(main())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from casus.data.loaders import DataError
 from casus.model.checkpoint import CheckpointError
-from casus.model.collection import COLLECTION_SUFFIXES, CollectionError, check_job, tag_file
+from casus.model.collection import COLLECTION_SUFFIXES, ENGINES, CollectionError, check_job, tag_file
 
 DEFAULT_MODEL_DIR = "runs/default"
 
@@ -42,14 +42,23 @@ def main(argv=None) -> int:
     group.add_argument("--on-error", choices=("skip", "stop"),
                        help="a bad record (bad JSON, no id, no text, a repeated id) is reported and skipped "
                             "(default), or stops the run with exit 2")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="tag in N processes, each with its own model and a share of the cores (default: 1); "
+                            "with --engine ray, N actors (default: one per CPU of the cluster)")
+    group.add_argument("--engine", choices=ENGINES,
+                       help="local (default): this machine; ray: a Ray cluster, the one RAY_ADDRESS names or else "
+                            "a local one (pip install 'casus[cluster]')")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
 
     collection = args.collection or (args.input != "-" and Path(args.input).suffix in COLLECTION_SUFFIXES)
     for_text = {"--sentences": args.sentences, "--adapt-priors": args.adapt_priors, "--format": args.format}
     for_collection = {"--id-field": args.id_field, "--text-field": args.text_field, "--output": args.output,
-                      "--resume": args.resume, "--overwrite": args.overwrite, "--on-error": args.on_error}
+                      "--resume": args.resume, "--overwrite": args.overwrite, "--on-error": args.on_error,
+                      "--workers": args.workers, "--engine": args.engine}
     wrong = [flag for flag, value in (for_text if collection else for_collection).items() if value]
     if wrong and collection:
         parser.error(f"{wrong[0]} is for a single text; a collection's output format comes from --output's "
@@ -59,7 +68,7 @@ def main(argv=None) -> int:
 
     if collection:
         try:
-            check_job(args.input, args.output, args.resume, args.overwrite)
+            check_job(args.input, args.output, args.resume, args.overwrite, *_workers_engine(args))
         except CollectionError as err:
             print(f"casus tag: error: {err}", file=sys.stderr)
             return 2
@@ -124,11 +133,19 @@ def read_stdin() -> str:
     return stream.read().decode("utf-8") if stream is not None else sys.stdin.read()
 
 
+def _workers_engine(args):
+    return args.workers, args.engine or "local"
+
+
 def _tag_collection(tagger, args) -> int:
+    workers, engine = _workers_engine(args)
     try:
         return tag_file(tagger, args.input, args.output, id_field=args.id_field or "id",
                         text_field=args.text_field or "text", batch_size=args.batch_size,
-                        on_error=args.on_error or "skip", resume=args.resume, overwrite=args.overwrite)
+                        on_error=args.on_error or "skip", resume=args.resume, overwrite=args.overwrite,
+                        workers=workers, engine=engine)
+    except BrokenPipeError:  # not an input error: the reader of standard output went away (casus.cli: 141)
+        raise
     except (CollectionError, DataError, OSError) as err:
         print(f"casus tag: error: {err}", file=sys.stderr)
         return 2

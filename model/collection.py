@@ -10,6 +10,7 @@ import io
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -120,25 +121,39 @@ def _article(row, where, id_field, text_field):
 
 # Tagging
 
-def tag_chunks(tagger, articles, batch_size=64, chunk_sentences=CHUNK_SENTENCES):
+def tag_chunks(tagger, articles, batch_size=64, chunk_sentences=CHUNK_SENTENCES, runner=None):
     """Tag (doc_id, text) articles in chunks of about `chunk_sentences` sentences (a longer article is one
-    chunk); yield each chunk as a list of (doc_id, rows), a document's rows all together."""
+    chunk); yield each chunk as a list of (doc_id, rows), a document's rows all together. A runner (worker
+    processes, a Ray cluster: see chunk_runner) tags several chunks at once and gives them back in order.
+    Each chunk goes to the model whole whoever tags it, so the batches, and the rows, are the same."""
+    chunks = _chunks(articles, chunk_sentences)
+    if runner is None:
+        tagged = ((chunk, tagger.tag(chunk_sentences_of(chunk), batch_size)) for chunk in chunks)
+    else:
+        tagged = runner.map(chunks)
+    for chunk, tags in tagged:
+        tags = iter(tags)
+        yield [(doc_id, [_row(doc_id, i, start, end, next(tags)) for i, (_, start, end) in enumerate(spans)])
+               for doc_id, spans in chunk]
+
+
+def _chunks(articles, chunk_sentences):
+    """Lists of (doc_id, sentence spans) with about `chunk_sentences` sentences in each."""
     pending, size = [], 0
     for doc_id, text in articles:
         spans = split_sentences_with_offsets(text)
         pending.append((doc_id, spans))
         size += len(spans)
         if size >= chunk_sentences:
-            yield _tag(tagger, pending, batch_size)
+            yield pending
             pending, size = [], 0
     if pending:
-        yield _tag(tagger, pending, batch_size)
+        yield pending
 
 
-def _tag(tagger, pending, batch_size):
-    tags = iter(tagger.tag([sentence for _, spans in pending for sentence, _, _ in spans], batch_size))
-    return [(doc_id, [_row(doc_id, i, start, end, next(tags)) for i, (_, start, end) in enumerate(spans)])
-            for doc_id, spans in pending]
+def chunk_sentences_of(chunk):
+    """The sentences of a chunk, in order: what goes to the model."""
+    return [sentence for _, spans in chunk for sentence, _, _ in spans]
 
 
 def _row(doc_id, index, start, end, tag):
@@ -147,13 +162,49 @@ def _row(doc_id, index, start, end, tag):
             "truncated": tag.truncated, "text": tag.text}
 
 
-def tag_records(tagger, records, id_field="id", text_field="text", batch_size=64):
+ENGINES = ("local", "ray")
+
+
+def check_engine(engine="local", workers=None):
+    """Refuse an engine or worker count that cannot run, before the model is loaded."""
+    if engine not in ENGINES:
+        raise CollectionError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise CollectionError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if engine == "ray":
+        try:
+            import ray.data  # noqa: F401
+        except ImportError:
+            raise CollectionError("--engine ray needs Ray Data: pip install 'casus[cluster]'") from None
+
+
+@contextmanager
+def chunk_runner(tagger, batch_size=64, workers=None, engine="local"):
+    """What tags the chunks: None (this process, workers None or 1), `workers` processes, or a Ray cluster
+    with `workers` actors (None: one per CPU of the cluster). Workers and actors load their own tagger."""
+    check_engine(engine, workers)
+    if engine == "ray":
+        from casus.model.cluster import RayRunner
+
+        with RayRunner(tagger.spec(), tagger.labels, batch_size, workers) as runner:
+            yield runner
+    elif (workers or 1) > 1:
+        from casus.model.workers import ProcessRunner
+
+        with ProcessRunner(tagger.spec(), batch_size, workers) as runner:
+            yield runner
+    else:
+        yield None
+
+
+def tag_records(tagger, records, id_field="id", text_field="text", batch_size=64, workers=None, engine="local"):
     """Row dicts for an iterable of article dicts, streaming (Tagger.tag_collection). A bad record raises a
     DataError naming its number, counted from 1."""
     rows = ((f"record {n}", record) for n, record in enumerate(records, 1))
-    for chunk in tag_chunks(tagger, articles(rows, id_field, text_field), batch_size):
-        for _, doc_rows in chunk:
-            yield from doc_rows
+    with chunk_runner(tagger, batch_size, workers, engine) as runner:
+        for chunk in tag_chunks(tagger, articles(rows, id_field, text_field), batch_size, runner=runner):
+            for _, doc_rows in chunk:
+                yield from doc_rows
 
 
 # The command: casus tag COLLECTION [--output FILE]
@@ -168,8 +219,9 @@ def output_format(output):
     return suffix[1:]
 
 
-def check_job(source, output=None, resume=False, overwrite=False):
+def check_job(source, output=None, resume=False, overwrite=False, workers=None, engine="local"):
     """Refuse a job that cannot run, before the model is loaded."""
+    check_engine(engine, workers)
     if source != "-" and not Path(source).is_file():
         raise CollectionError(f"cannot read {source}: no such file")
     output_format(output)
@@ -186,11 +238,17 @@ def check_job(source, output=None, resume=False, overwrite=False):
 
 
 def tag_file(tagger, source, output=None, id_field="id", text_field="text", batch_size=64, on_error="skip",
-             resume=False, overwrite=False, chunk_sentences=CHUNK_SENTENCES) -> int:
+             resume=False, overwrite=False, chunk_sentences=CHUNK_SENTENCES, workers=None, engine="local") -> int:
     """Tag a collection into `output` (None or - for standard output). A bad record is reported on stderr
     and skipped (on_error="skip") or ends the run after the articles before it are written ("stop": exit
-    2). Returns the exit code; raises CollectionError or DataError when the job cannot go on."""
-    check_job(source, output, resume, overwrite)
+    2). Returns the exit code; raises CollectionError or DataError when the job cannot go on.
+
+    workers: tag in that many processes on this machine (None: 1, this one), each with its own copy of
+    the tagger and its share of torch's threads. engine="ray": tag on a Ray cluster (the one RAY_ADDRESS or a running
+    `ray.init` names, else a local one), `workers` actors (None: one per CPU). This process still reads
+    the input, reports bad records and writes the output, in the same order and the same way as alone:
+    the rows are the same, and --resume works whatever tagged the rows before."""
+    check_job(source, output, resume, overwrite, workers, engine)
     fmt = output_format(output)
     fields = columns(tagger.labels)
     done, header = set(), fmt != "jsonl"
@@ -225,13 +283,14 @@ def tag_file(tagger, source, output=None, id_field="id", text_field="text", batc
     try:
         if header:
             out.write(_render([], fmt, fields, header=True))
-        for chunk in tag_chunks(tagger, todo, batch_size, chunk_sentences):
-            out.write("".join(_render(rows, fmt, fields) for _, rows in chunk))
-            out.flush()
-            n_articles += len(chunk)
-            n_sentences += sum(len(rows) for _, rows in chunk)
-            bar.update(len(chunk))
-            bar.set_postfix_str(f"{n_sentences / max(time.monotonic() - started, 1e-6):.0f} sentences/s")
+        with chunk_runner(tagger, batch_size, workers, engine) as runner:
+            for chunk in tag_chunks(tagger, todo, batch_size, chunk_sentences, runner):
+                out.write("".join(_render(rows, fmt, fields) for _, rows in chunk))
+                out.flush()
+                n_articles += len(chunk)
+                n_sentences += sum(len(rows) for _, rows in chunk)
+                bar.update(len(chunk))
+                bar.set_postfix_str(f"{n_sentences / max(time.monotonic() - started, 1e-6):.0f} sentences/s")
     except KeyboardInterrupt:
         _say(f"interrupted after {n_articles} articles; run again with --resume to go on")
         return 130

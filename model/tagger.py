@@ -38,6 +38,7 @@ class Tagger:
         # The label mix the model's probabilities assume; uniform after class-weighted training.
         self.train_prior = np.array(self.metadata.get("train_prior", [1 / len(self.labels)] * len(self.labels)))
         self.priors = None  # the label mix of the text being tagged, when set: see set_priors
+        self.source = None  # (folder, precision, device) when made by load(): how to load it again elsewhere
 
     @classmethod
     def from_pretrained(cls, model_dir, device=None, precision="auto", priors=None) -> "Tagger":
@@ -126,14 +127,44 @@ class Tagger:
             raise TypeError(f"tag_article takes a string, got {type(text).__name__}")
         return self.tag(split_sentences(text), batch_size)
 
-    def tag_collection(self, records, id_field="id", text_field="text", batch_size=64):
+    def tag_collection(self, records, id_field="id", text_field="text", batch_size=64, workers=None,
+                       engine="local"):
         """Tag a stream of articles (dicts with an id and a text) lazily, a few hundred sentences at a time.
         Yields one row dict per sentence: id, sentence_index (from 0), start and end (character offsets
         into the text), label, score, p_<label> for each label, truncated and the sentence text. A record
-        without an id or text, or with an id seen before, raises a DataError naming its number."""
+        without an id or text, or with an id seen before, raises a DataError naming its number.
+        workers > 1 tags in that many processes; engine="ray" on a Ray cluster with `workers` actors (None:
+        one per CPU), see casus.model.cluster.
+        Either way the rows come in the same order and with the same values."""
         from casus.model.collection import tag_records
 
-        return tag_records(self, records, id_field, text_field, batch_size)
+        return tag_records(self, records, id_field, text_field, batch_size, workers, engine)
+
+    def spec(self) -> "TaggerSpec":
+        """What another process needs to load this tagger again: its folder, precision and current priors."""
+        if self.source is None:
+            raise ValueError("this tagger was not made by casus.load(folder), so another process cannot load "
+                             "it again: save it with save_pretrained(folder) and load that")
+        model_dir, precision, device = self.source
+        priors = None if self.priors is None else {label: float(p) for label, p in zip(self.labels, self.priors)}
+        return TaggerSpec(model_dir, precision, device, priors)
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """A tagger as a few picklable fields, for worker processes and cluster actors to load their own."""
+    model_dir: str
+    precision: str = "auto"
+    device: str = None
+    priors: dict = None
+
+    def load(self, threads=None) -> Tagger:
+        """The tagger; threads: torch's intra-op threads in this process (a worker's share of the cores)."""
+        if threads:
+            torch.set_num_threads(threads)
+        tagger = load(self.model_dir, device=self.device, precision=self.precision)
+        tagger.set_priors(self.priors)  # None too: the spec's priors are the tagger's, whatever casus.json says
+        return tagger
 
 
 PRECISIONS = ("auto", "fp32", "int8")
@@ -156,6 +187,7 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
     except Exception as err:  # safetensors, tokenizers and transformers each raise their own kinds
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(f"{model_dir}: cannot load the model: {reason}") from err
+    asked_device = device  # None: each process picks its own, GPU where it has one
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     fp32_model = model
     if precision == "int8" or (precision == "auto" and device.type == "cpu"):
@@ -164,6 +196,7 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
         model = quantize_int8(model)  # a quantized copy; the fp32 model stays for save_pretrained
     model.to(device)
     tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata, fp32_model)
+    tagger.source = (str(model_dir.resolve()), precision, None if asked_device is None else str(asked_device))
     if priors is not None:
         tagger.set_priors(priors)
     elif metadata.get("priors") is not None:  # from save_pretrained after set_priors / adapt_priors

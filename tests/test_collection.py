@@ -3,6 +3,9 @@ import csv
 import io
 import itertools
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -233,10 +236,32 @@ def test_flags_that_do_not_fit_the_input_are_refused(tiny_checkpoint, tmp_path):
     article = tmp_path / "article.txt"
     article.write_text("Troops shelled the town.", encoding="utf-8")
     source = write_jsonl(tmp_path / "news.jsonl", ARTICLES)
-    for args in ([article, "--output", tmp_path / "x.jsonl"], [article, "--resume"],
-                 [source, "--sentences"], [source, "--format", "jsonl"]):
+    for args in ([article, "--output", tmp_path / "x.jsonl"], [article, "--resume"], [article, "--workers", "2"],
+                 [article, "--engine", "local"], [source, "--sentences"], [source, "--format", "jsonl"],
+                 [source, "--workers", "0"], [source, "--engine", "spark"]):
         with pytest.raises(SystemExit) as exit_:
             cli(tiny_checkpoint, *args)
         assert exit_.value.code == 2
     assert cli(tiny_checkpoint, source, "--output", tmp_path / "tags.parquet") == 2
     assert cli(tiny_checkpoint, source, "--resume") == 2  # nothing to resume on standard output
+
+
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
+def test_a_closed_output_pipe_ends_quietly_with_141(tiny_checkpoint, tmp_path, workers):
+    """`casus tag archive.jsonl | head -1`: the reader goes away after one row while casus has more to write."""
+    many = [{"id": f"{a['id']}-{n}", "text": a["text"]} for n in range(200) for a in ARTICLES]  # 500 KB of rows
+    source = write_jsonl(tmp_path / "news.jsonl", many)
+    process = subprocess.Popen([sys.executable, "-m", "casus", "tag", "--model", str(tiny_checkpoint), "--precision",
+                                "fp32", "--workers", workers, str(source)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    assert json.loads(process.stdout.readline())["id"] == "a1-0"
+    process.stdout.close()  # more than a pipe's 64 KB is still to come: the next write fails
+    err = process.stderr.read().decode()
+    assert process.wait() == 141 and err == ""
+
+
+def test_engine_ray_without_ray_installed_is_one_line(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray.data", None)  # import ray.data now raises ImportError
+    source = write_jsonl(tmp_path / "news.jsonl", ARTICLES)
+    assert cli(tiny_checkpoint, source, "--engine", "ray") == 2
+    assert capsys.readouterr().err == "casus tag: error: --engine ray needs Ray Data: pip install 'casus[cluster]'\n"
