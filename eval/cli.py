@@ -90,9 +90,9 @@ def run(args, load_model=None):
     examples = load_examples(args.data)
     out_dir = prepare_out_dir(Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem,
                               args.overwrite)
-    seen = check_unseen(examples, args.data, model_dir)
     baseline, baseline_files = fit_baseline(args, model_dir, examples)
     taggers = load_taggers(model_dir, PRECISIONS[args.precision], load_model)
+    seen = check_unseen(examples, args.data, model_dir)  # once the model loads: a warning, then no error
 
     model_name = model_dir.resolve().name
     if model_name == "baseline":  # would share the baseline's output folder
@@ -226,6 +226,7 @@ def score_model(name, taggers, examples, args, out_dir) -> dict:
             args.bootstrap)
     scored = {name: model}
     probs = model.last_probabilities
+    out_dir.mkdir(parents=True, exist_ok=True)  # for reliability.png and priors.json
 
     calibration = getattr(tagger, "metadata", {}).get("calibration")
     if calibration:
@@ -241,7 +242,6 @@ def score_model(name, taggers, examples, args, out_dir) -> dict:
         mix = adapted.last_metrics["label_mix"]
         print("label mix estimated from the texts (no labels used): "
               + ", ".join(f"{label} {share:.3f}" for label, share in mix.items()), file=sys.stderr)
-        out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "priors.json").write_text(json.dumps(mix, indent=2), encoding="utf-8")
     return scored
 
