@@ -84,35 +84,21 @@ def one_line_warning(message, category, filename, lineno, file=None, line=None):
 
 def run(args, load_model=None):
     # Every input is checked and read, and the quick baseline fitted, before the slow model: a typo fails at once
-    model_dir = Path(args.model)
-    if not model_dir.is_dir():
-        raise UsageError(f"{model_dir}: no such model folder")
-    examples = load_examples(args.data)
-    out_dir = prepare_out_dir(Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem,
-                              args.overwrite)
+    model_dir, examples, out_dir = read_inputs(args)
     baseline, baseline_files = fit_baseline(args, model_dir, examples)
     taggers = load_taggers(model_dir, PRECISIONS[args.precision], load_model)
     seen = check_unseen(examples, args.data, model_dir)  # once the model loads: a warning, then no error
 
-    model_name = model_dir.resolve().name
-    if model_name == "baseline":  # would share the baseline's output folder
-        model_name = "model"
+    model_name = system_name(model_dir)
     scored = score_model(model_name, taggers, examples, args, out_dir)
     if baseline is not None:
         scored["baseline"] = evaluate("baseline", baseline.predict_proba, examples, args)
     paired = compare_with_baseline(scored, args.bootstrap) if baseline is not None and args.bootstrap else {}
     metrics = {system: evaluator.last_metrics for system, evaluator in scored.items()}
-
-    print(format_comparison(metrics))
-    print_paired(paired, metrics[model_name])
-    for system_metrics in metrics.values():
-        print("\n" + format_report(system_metrics))
+    print_results(metrics, paired, model_name)
     benchmark = None if args.no_benchmark else run_benchmark(taggers, model_name, examples, args.batch_size)
 
-    for system, evaluator in scored.items():
-        write_outputs(evaluator.last_metrics, evaluator.texts, evaluator.gold, evaluator.last_probabilities,
-                      out_dir / system)
-    summary = {
+    write_results(out_dir, scored, {
         "model": str(model_dir),
         "precision": args.precision,
         "data": str(args.data),
@@ -122,7 +108,30 @@ def run(args, load_model=None):
         "metrics": metrics,
         "paired_macro_f1_difference_vs_baseline": paired,
         "benchmark": benchmark,
-    }
+    })
+
+
+def read_inputs(args):
+    """The model folder, the examples of --data and the output folder, made ready (see outdir.py)."""
+    model_dir = Path(args.model)
+    if not model_dir.is_dir():
+        raise UsageError(f"{model_dir}: no such model folder")
+    examples = load_examples(args.data)
+    out_dir = prepare_out_dir(Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem,
+                              args.overwrite)
+    return model_dir, examples, out_dir
+
+
+def system_name(model_dir) -> str:
+    name = Path(model_dir).resolve().name
+    return "model" if name == "baseline" else name  # "baseline" would share the baseline's output folder
+
+
+def write_results(out_dir, scored, summary):
+    """Each system's files in its own folder, then summary.json."""
+    for system, evaluator in scored.items():
+        write_outputs(evaluator.last_metrics, evaluator.texts, evaluator.gold, evaluator.last_probabilities,
+                      out_dir / system)
     with open(out_dir / "summary.json", "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     print(f"\nwrote {out_dir}", file=sys.stderr)
@@ -265,14 +274,18 @@ def compare_with_baseline(scored, samples) -> dict:
             for system, evaluator in scored.items() if system != "baseline"}
 
 
-def print_paired(paired, model_metrics):
+def print_results(metrics, paired, model_name):
+    """The comparison table, the paired differences, then each system's report, on stdout."""
+    print(format_comparison(metrics))
     for system, diff in paired.items():
         print(f"\nmacro-F1 {system} - baseline: {format_difference(diff)}; {system} is not better in "
               f"{diff['p_not_better']:.1%} of {diff['samples']} resamples")
-    int8 = model_metrics.get("int8")
+    int8 = metrics[model_name].get("int8")
     if int8 and int8.get("difference_vs_fp32"):
         print(f"\nmacro-F1 int8 - fp32: {format_difference(int8['difference_vs_fp32'])}; "
               f"{int8['labels_changed']} of {int8['n']} labels differ")
+    for system_metrics in metrics.values():
+        print("\n" + format_report(system_metrics))
 
 
 def format_difference(diff) -> str:
