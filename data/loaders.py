@@ -85,7 +85,8 @@ def to_example(row, where, text_column="text", label_column="label", require_lab
         except UnknownLabelError as err:
             raise DataError(f"{where}: {err}", kind="unknown-label") from None
     doc_id, hard = row.get("doc_id"), row.get("hard")
-    return Example(text=text.strip(), label=label, where=where, doc_id=None if doc_id is None else str(doc_id),
+    # an empty CSV cell is no doc_id, as a missing JSON key is: "" would make all such rows one document
+    return Example(text=text.strip(), label=label, where=where, doc_id=None if doc_id in (None, "") else str(doc_id),
                    hard=hard or None)
 
 
@@ -129,8 +130,18 @@ def _csv_rows(path):
             where = f"{path}:{reader.reader.line_num}"
             yield where, DataError(f"{where}: unreadable CSV ({err})", kind="invalid-csv")
         except UnicodeDecodeError as err:
-            # text is decoded in blocks, not lines, so no line number can be trusted here
-            raise DataError(f"{path}: not UTF-8 ({err.reason})", kind="encoding") from None
+            # text is decoded in blocks, not lines: the line comes from decoding the file's bytes again
+            raise DataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 ({err.reason})",
+                            kind="encoding") from None
+
+
+def _first_undecodable_line(path) -> int:
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return data.count(b"\n", 0, err.start) + 1
+    return 1  # not reached: the caller saw the file fail to decode
 
 
 def _datasets_rows(path):

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from casus.eval.evaluator import bind_supported
+from casus.eval.metrics import bind_supported
 
 
 def benchmark_throughput(predict_proba, texts, batch_sizes=(1, 64), warmup=2, max_seconds=20.0,

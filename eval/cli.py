@@ -1,17 +1,25 @@
-"""`casus eval`: score a trained model and the TF-IDF baseline on labelled data side by side, and time the model."""
+"""`casus eval`: score a trained model and the TF-IDF baseline on labelled data side by side, and time the model.
+
+The model is scored in fp32, the precision its checkpoint was chosen in, with int8 (as `casus tag` runs
+on a CPU) beside it; `--precision` picks one of them alone."""
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from casus.data.labels import LABELS
 from casus.data.loaders import DataError, fingerprint, load_examples
 from casus.eval.baseline import TfidfBaseline
 from casus.eval.benchmark import benchmark_throughput, format_benchmark
-from casus.eval.compare import format_comparison
-from casus.eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
+from casus.eval.metrics import ClassificationEvaluator, paired_bootstrap_difference
 from casus.eval.outdir import OutDirError, prepare_out_dir
+from casus.eval.overlap import check_unseen
+from casus.eval.report import format_comparison, format_report, plot_reliability, write_outputs
 from casus.training.config import DEFAULT_REPEAT, default_train_files
+
+# --precision: which precisions are scored; the first is the model's column, the second goes beside it
+PRECISIONS = {"both": ("fp32", "int8"), "fp32": ("fp32",), "int8": ("int8",)}
 
 
 class UsageError(Exception):
@@ -38,9 +46,11 @@ def parse_args(argv):
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the macro-F1 CI; 0 = no CI")
     parser.add_argument("--adapt-priors", action="store_true",
                         help="also score the model re-weighted for the label mix of --data, estimated from its "
-                             "texts without labels (EM); writes the mix to priors.json for `casus tag --priors`")
-    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                        help="model precision, as in `casus tag` (auto = int8 on CPU, fp32 on GPU)")
+                             "texts without labels (EM, re-estimated in each bootstrap resample for the CI); "
+                             "writes the mix to priors.json for `casus tag --priors`")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default="both",
+                        help="both = score in fp32 (the precision the checkpoint was chosen in) with int8 "
+                             "(as `casus tag` runs on a CPU) beside it; fp32 or int8 = that one alone")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
@@ -56,7 +66,9 @@ def main(argv=None, load_model=None) -> int:
     except SystemExit as exit:  # argparse has printed its help (0) or its error (2)
         return exit.code
     try:
-        run(args, load_model)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line_warning
+            run(args, load_model)
     except (DataError, UsageError, OutDirError) as err:
         print(f"casus eval: {err}", file=sys.stderr)
         return 2
@@ -66,127 +78,92 @@ def main(argv=None, load_model=None) -> int:
     return 0
 
 
+def one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"casus eval: warning: {message}", file=file or sys.stderr)
+
+
 def run(args, load_model=None):
-    # Check and read every input, and fit the quick baseline, before the slow model: a typo fails at once
-    model_dir = Path(args.model)
-    if not model_dir.is_dir():
-        raise UsageError(f"{model_dir}: no such model folder")
-    examples = load_examples(args.data)
-    out_dir = Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem
-    prepare_out_dir(out_dir, args.overwrite)
-    train_files, repeat, seed = (None, None, 0) if args.no_baseline else (
-        (args.train, None, 0) if args.train else model_train_data(model_dir))
-    if train_files is not None and not args.train:
-        missing = [path for path in train_files if not Path(path).exists()]
-        if missing:
-            raise UsageError(f"the model's training data {', '.join(missing)} is missing; "
-                             "pass --train FILE or --no-baseline")
-    baseline = None
-    if train_files is not None:
-        per_file = [load_examples(path) for path in train_files]
-        if repeat and len(repeat) == len(per_file):  # the same sample of each file that the model saw
-            from casus.training.loop import weighted
+    # Every input is checked and read, and the quick baseline fitted, before the slow model: a typo fails at once
+    model_dir, examples, out_dir = read_inputs(args)
+    baseline, baseline_files = fit_baseline(args, model_dir, examples)
+    taggers = load_taggers(model_dir, PRECISIONS[args.precision], load_model)
+    seen = check_unseen(examples, args.data, model_dir)  # once the model loads: a warning, then no error
 
-            train_examples = weighted(per_file, repeat, seed)
-        else:
-            train_examples = [ex for examples in per_file for ex in examples]
-        train_name = ", ".join(str(path) for path in train_files)
-        warn_overlap(examples, train_examples, train_name)
-        print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {train_name}", file=sys.stderr)
-        try:
-            baseline = TfidfBaseline().fit([ex.text for ex in train_examples], [ex.label for ex in train_examples])
-        except ValueError as err:  # e.g. a single label, or no usable words
-            raise UsageError(f"{train_name}: cannot train the baseline: {err}") from None
-
-    data_name = Path(args.data).stem
-    model_name = model_dir.resolve().name
-    if model_name == "baseline":  # would share the baseline's output folder
-        model_name = "model"
-
-    if load_model is None:
-        from casus.model import load as load_model  # here, not at the top: torch and transformers import slowly
-        from casus.model.quiet import quiet_transformers
-
-        quiet_transformers()
-    try:
-        tagger = load_model(model_dir, precision=args.precision)
-    except (OSError, ValueError, RuntimeError) as err:
-        raise UsageError(f"cannot load a model from {model_dir}: {err}") from None
-    if tuple(tagger.labels) != LABELS:
-        raise UsageError(f"{model_dir}: the model's labels {tuple(tagger.labels)} are not casus's {LABELS}")
-
-    def evaluate(system, predict_proba):
-        print(f"evaluating {system} on {len(examples)} sentences of {args.data}", file=sys.stderr)
-        evaluator = ClassificationEvaluator.from_examples(
-            examples, name=f"{system} on {data_name}", batch_size=args.batch_size,
-            bootstrap_samples=args.bootstrap, show_progress_bar=sys.stderr.isatty(),
-        )
-        return evaluator(predict_proba, output_dir=out_dir / system), evaluator
-
-    metrics, evaluators = {}, {}
-    metrics[model_name], evaluators[model_name] = evaluate(model_name, tagger.predict_proba)
-    calibration = getattr(tagger, "metadata", {}).get("calibration")
-    if calibration:
-        # the same model before its label mix and temperature were folded in: what calibration buys
-        from casus.model.calibration import uncalibrate
-
-        shipped = evaluators[model_name].last_probabilities
-        raw = uncalibrate(shipped, calibration)
-        trained = f"{model_name} as trained"
-        metrics[trained], evaluators[trained] = evaluate(trained, lambda texts: raw)
-        plot_reliability({"as trained": raw, "as shipped": shipped}, evaluators[model_name].gold,
-                         out_dir / "reliability.png")
-    if args.adapt_priors:
-        # re-weight the probabilities just scored: the model need not run again
-        from casus.model.priors import estimate_priors, shift_priors
-
-        raw = evaluators[model_name].last_probabilities
-        mix = estimate_priors(raw, tagger.train_prior)
-        priors = {label: float(share) for label, share in zip(LABELS, mix)}
-        print("label mix estimated from the texts (no labels used): "
-              + ", ".join(f"{label} {share:.3f}" for label, share in priors.items()), file=sys.stderr)
-        adapted = f"{model_name}+priors"
-        shifted = shift_priors(raw, tagger.train_prior, mix)
-        metrics[adapted], evaluators[adapted] = evaluate(adapted, lambda texts: shifted)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "priors.json").write_text(json.dumps(priors, indent=2), encoding="utf-8")
-    paired = {}
+    model_name = system_name(model_dir)
+    scored = score_model(model_name, taggers, examples, args, out_dir)
     if baseline is not None:
-        metrics["baseline"], baseline_evaluator = evaluate("baseline", baseline.predict_proba)
-        if args.bootstrap:
-            for system, evaluator in evaluators.items():
-                paired[system] = paired_bootstrap_difference(
-                    evaluator.gold, evaluator.last_probabilities.argmax(axis=1),
-                    baseline_evaluator.last_probabilities.argmax(axis=1), args.bootstrap)
+        scored["baseline"] = evaluate("baseline", baseline.predict_proba, examples, args)
+    paired = compare_with_baseline(scored, args.bootstrap) if baseline is not None and args.bootstrap else {}
+    metrics = {system: evaluator.last_metrics for system, evaluator in scored.items()}
+    print_results(metrics, paired, model_name)
+    benchmark = None if args.no_benchmark else run_benchmark(taggers, model_name, examples, args.batch_size)
 
-    print(format_comparison(metrics))
-    for system, diff in paired.items():
-        print(f"\nmacro-F1 {system} - baseline: {diff['difference']:+.4f}, paired bootstrap 95% CI "
-              f"[{diff['ci'][0]:+.4f}, {diff['ci'][1]:+.4f}]; {system} is not better in "
-              f"{diff['p_not_better']:.1%} of {diff['samples']} resamples")
-    for system_metrics in metrics.values():
-        print("\n" + format_report(system_metrics))
-
-    benchmark = None
-    if not args.no_benchmark:
-        benchmark = run_benchmark(tagger, [ex.text for ex in examples], args.batch_size)
-        threads = f" on {benchmark['torch_threads']} torch threads" if benchmark["torch_threads"] else ""
-        print(f"\nthroughput of {model_name}{threads}")
-        print(format_benchmark(benchmark["results"]))
-
-    summary = {
+    write_results(out_dir, scored, {
         "model": str(model_dir),
         "precision": args.precision,
         "data": str(args.data),
         "data_fingerprint": fingerprint(examples),
-        "baseline_train": None if train_files is None else [str(path) for path in train_files],
+        "seen_by_model": seen,
+        "baseline_train": None if baseline_files is None else [str(path) for path in baseline_files],
         "metrics": metrics,
         "paired_macro_f1_difference_vs_baseline": paired,
         "benchmark": benchmark,
-    }
+    })
+
+
+def read_inputs(args):
+    """The model folder, the examples of --data and the output folder, made ready (see outdir.py)."""
+    model_dir = Path(args.model)
+    if not model_dir.is_dir():
+        raise UsageError(f"{model_dir}: no such model folder")
+    examples = load_examples(args.data)
+    out_dir = prepare_out_dir(Path(args.out) if args.out else model_dir / "eval" / Path(args.data).stem,
+                              args.overwrite)
+    return model_dir, examples, out_dir
+
+
+def system_name(model_dir) -> str:
+    name = Path(model_dir).resolve().name
+    return "model" if name == "baseline" else name  # "baseline" would share the baseline's output folder
+
+
+def write_results(out_dir, scored, summary):
+    """Each system's files in its own folder, then summary.json."""
+    for system, evaluator in scored.items():
+        write_outputs(evaluator.last_metrics, evaluator.texts, evaluator.gold, evaluator.last_probabilities,
+                      out_dir / system)
     with open(out_dir / "summary.json", "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     print(f"\nwrote {out_dir}", file=sys.stderr)
+
+
+def fit_baseline(args, model_dir, examples):
+    """The TF-IDF baseline fitted on --train, or on the model's own training data (the same sample of each
+    file); (None, None) with --no-baseline. Also (baseline, the files it was trained on)."""
+    if args.no_baseline:
+        return None, None
+    files, repeat, seed = (args.train, None, 0) if args.train else model_train_data(model_dir)
+    if not args.train:
+        missing = [path for path in files if not Path(path).exists()]
+        if missing:
+            raise UsageError(f"the model's training data {', '.join(missing)} is missing; "
+                             "pass --train FILE or --no-baseline")
+    per_file = [load_examples(path) for path in files]
+    if repeat and len(repeat) == len(per_file):  # the same sample of each file that the model saw
+        from casus.training.loop import weighted
+
+        train_examples = weighted(per_file, repeat, seed)
+    else:
+        train_examples = [ex for file_examples in per_file for ex in file_examples]
+    name = ", ".join(str(path) for path in files)
+    if args.train:  # the model's own training data is checked by check_unseen
+        warn_overlap(examples, train_examples, name)
+    print(f"training the TF-IDF baseline on {len(train_examples)} sentences of {name}", file=sys.stderr)
+    try:
+        baseline = TfidfBaseline().fit([ex.text for ex in train_examples], [ex.label for ex in train_examples])
+    except ValueError as err:  # e.g. a single label, or no usable words
+        raise UsageError(f"{name}: cannot train the baseline: {err}") from None
+    return baseline, files
 
 
 def model_train_data(model_dir) -> tuple[list, list | None, int]:
@@ -211,12 +188,121 @@ def warn_overlap(examples, train_examples, train_file):
     """A baseline trained on the very sentences it is scored on looks better than it is: say so."""
     shared = {ex.text for ex in examples} & {ex.text for ex in train_examples}
     if shared:
-        print(f"warning: {len(shared)} evaluation sentences also appear in the baseline's training data "
-              f"{train_file}", file=sys.stderr)
+        warnings.warn(f"{len(shared)} evaluation sentences also appear in the baseline's training data {train_file}",
+                      stacklevel=2)
 
 
-def run_benchmark(tagger, texts, batch_size) -> dict:
-    # The thread count shapes CPU throughput, so it goes with the numbers; torch is only asked if loaded
+def load_taggers(model_dir, precisions, load_model=None) -> dict:
+    """{precision: tagger} in the order asked. int8 runs on the CPU whatever device fp32 is on."""
+    if load_model is None:
+        from casus.model import load as load_model  # here, not at the top: torch and transformers import slowly
+        from casus.model.quiet import quiet_transformers
+
+        quiet_transformers()
+    taggers = {}
+    for precision in precisions:
+        try:
+            tagger = load_model(model_dir, precision=precision, **({"device": "cpu"} if precision == "int8" else {}))
+        except (OSError, ValueError, RuntimeError) as err:
+            raise UsageError(f"cannot load a model from {model_dir}: {err}") from None
+        if tuple(tagger.labels) != LABELS:
+            raise UsageError(f"{model_dir}: the model's labels {tuple(tagger.labels)} are not casus's {LABELS}")
+        taggers[precision] = tagger
+    return taggers
+
+
+def evaluate(system, predict_proba, examples, args, **options) -> ClassificationEvaluator:
+    """An evaluator that has scored predict_proba on examples: its last_metrics, last_probabilities and
+    statistic hold the results."""
+    print(f"evaluating {system} on {len(examples)} sentences of {args.data}", file=sys.stderr)
+    evaluator = ClassificationEvaluator.from_examples(
+        examples, name=f"{system} on {Path(args.data).stem}", batch_size=args.batch_size,
+        bootstrap_samples=args.bootstrap, show_progress_bar=sys.stderr.isatty(), **options)
+    evaluator(predict_proba)
+    return evaluator
+
+
+def score_model(name, taggers, examples, args, out_dir) -> dict:
+    """{system: evaluator}: the model in its first precision, with the second (int8) beside it in the same
+    metrics; then variants made from the same probabilities without running the model again: the model
+    as trained (for a calibrated checkpoint) and re-weighted for the label mix of the data (--adapt-priors)."""
+    (precision, tagger), *others = taggers.items()
+    model = evaluate(name, tagger.predict_proba, examples, args)
+    model.last_metrics["precision"] = precision
+    for other_precision, other_tagger in others:
+        model.last_metrics[other_precision] = scored_beside(
+            model, evaluate(f"{name} {other_precision}", other_tagger.predict_proba, examples, args), precision,
+            args.bootstrap)
+    scored = {name: model}
+    probs = model.last_probabilities
+    out_dir.mkdir(parents=True, exist_ok=True)  # for reliability.png and priors.json
+
+    calibration = getattr(tagger, "metadata", {}).get("calibration")
+    if calibration:
+        # the same model before its label mix and temperature were folded in: what calibration buys
+        from casus.model.calibration import uncalibrate
+
+        raw = uncalibrate(probs, calibration)
+        scored[f"{name} as trained"] = evaluate(f"{name} as trained", lambda texts: raw, examples, args)
+        plot_reliability({"as trained": raw, "as shipped": probs}, model.gold, out_dir / "reliability.png")
+    if args.adapt_priors:
+        adapted = evaluate(f"{name}+priors", lambda texts: probs, examples, args, adapt_priors_from=tagger.train_prior)
+        scored[f"{name}+priors"] = adapted
+        mix = adapted.last_metrics["label_mix"]
+        print("label mix estimated from the texts (no labels used): "
+              + ", ".join(f"{label} {share:.3f}" for label, share in mix.items()), file=sys.stderr)
+        (out_dir / "priors.json").write_text(json.dumps(mix, indent=2), encoding="utf-8")
+    return scored
+
+
+def scored_beside(main, other, main_precision, samples) -> dict:
+    """The metrics of `other` (the same model in another precision) to sit inside main's metrics: its
+    scores, how many sentences' labels it changes, and its paired macro-F1 difference to main."""
+    beside = {key: value for key, value in other.last_metrics.items() if key not in ("name", "per_group")}
+    changed = other.last_probabilities.argmax(axis=1) != main.last_probabilities.argmax(axis=1)
+    beside["labels_changed"] = int(changed.sum())
+    if samples:
+        beside[f"difference_vs_{main_precision}"] = paired_bootstrap_difference(
+            other.statistic, main.statistic, len(main.gold), samples)
+    return beside
+
+
+def compare_with_baseline(scored, samples) -> dict:
+    """Each system's macro-F1 minus the baseline's, both on the same resampled sentences each time."""
+    baseline = scored["baseline"]
+    return {system: paired_bootstrap_difference(evaluator.statistic, baseline.statistic, len(baseline.gold), samples)
+            for system, evaluator in scored.items() if system != "baseline"}
+
+
+def print_results(metrics, paired, model_name):
+    """The comparison table, the paired differences, then each system's report, on stdout."""
+    print(format_comparison(metrics))
+    for system, diff in paired.items():
+        print(f"\nmacro-F1 {system} - baseline: {format_difference(diff)}; {system} is not better in "
+              f"{diff['p_not_better']:.1%} of {diff['samples']} resamples")
+    int8 = metrics[model_name].get("int8")
+    if int8 and int8.get("difference_vs_fp32"):
+        print(f"\nmacro-F1 int8 - fp32: {format_difference(int8['difference_vs_fp32'])}; "
+              f"{int8['labels_changed']} of {int8['n']} labels differ")
+    for system_metrics in metrics.values():
+        print("\n" + format_report(system_metrics))
+
+
+def format_difference(diff) -> str:
+    return f"{diff['difference']:+.4f}, paired bootstrap 95% CI [{diff['ci'][0]:+.4f}, {diff['ci'][1]:+.4f}]"
+
+
+def run_benchmark(taggers, model_name, examples, batch_size) -> dict:
+    """Throughput of the precision `casus tag` runs on a CPU (int8) when it was loaded, else of the one
+    that was. The thread count shapes CPU throughput, so it goes with the numbers; torch is only asked if
+    loaded."""
+    precision = "int8" if "int8" in taggers else next(iter(taggers))
     torch = sys.modules.get("torch")
-    results = benchmark_throughput(tagger.predict_proba, texts, batch_sizes=sorted({1, batch_size}))
-    return {"torch_threads": torch.get_num_threads() if torch else None, "results": results}
+    results = benchmark_throughput(taggers[precision].predict_proba, [ex.text for ex in examples],
+                                   batch_sizes=sorted({1, batch_size}))
+    benchmark = {"precision": precision, "torch_threads": torch.get_num_threads() if torch else None,
+                 "results": results}
+    threads = f" on {benchmark['torch_threads']} torch threads" if benchmark["torch_threads"] else ""
+    print(f"\nthroughput of {model_name} in {precision}{threads}")
+    print(format_benchmark(results))
+    return benchmark

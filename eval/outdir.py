@@ -5,7 +5,7 @@ system. A folder holding only those is a previous evaluation: it is cleared and 
 holding anything else is refused unless --overwrite, and even then only casus's files are removed."""
 from pathlib import Path
 
-from casus.eval.evaluator import SYSTEM_FILES
+from casus.eval.report import SYSTEM_FILES
 
 TOP_FILES = ("summary.json", "priors.json", "reliability.png")
 

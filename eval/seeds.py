@@ -15,7 +15,7 @@ from pathlib import Path
 from casus.data.corpus import corpus_file
 from casus.data.labels import LABELS
 from casus.data.loaders import load_examples
-from casus.eval.evaluator import ClassificationEvaluator
+from casus.eval.metrics import ClassificationEvaluator
 from casus.training.config import TrainConfig
 
 
@@ -31,7 +31,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from casus.model import load
-    from casus.model.priors import estimate_priors, shift_priors
     from casus.model.quiet import quiet_transformers
     from casus.training.loop import train
 
@@ -49,8 +48,9 @@ def main(argv=None) -> int:
             scores[name] = evaluator(tagger.predict_proba)
             if args.adapt_priors:  # re-weight the probabilities just scored, without running the model again
                 raw = evaluator.last_probabilities
-                shifted = shift_priors(raw, tagger.train_prior, estimate_priors(raw, tagger.train_prior))
-                scores[f"{name}+priors"] = evaluator(lambda texts: shifted)
+                adapted = ClassificationEvaluator.from_examples(examples, bootstrap_samples=0,
+                                                                adapt_priors_from=tagger.train_prior)
+                scores[f"{name}+priors"] = adapted(lambda texts: raw)
         runs.append({"seed": seed, "train_seconds": summary["train_seconds"], "dev_macro_f1": summary["dev_macro_f1"],
                      "scores": scores})
         print(f"seed {seed}: " + ", ".join(f"{name} macro-F1 {m['macro_f1']:.4f}" for name, m in scores.items()),

@@ -8,6 +8,7 @@ import pytest
 
 import casus
 from casus.data.labels import LABELS
+from casus.data.loaders import fingerprint, load_examples
 from casus.eval import cli
 
 SHARED_DATA = Path("/work/shared/data/conflibert_cameo_class.jsonl")
@@ -72,7 +73,7 @@ def test_evaluates_model_and_baseline(files, capsys):
     code = run(["--model", files.model, "--data", files.data, "--train", files.train, "--out", files.out,
                 "--batch-size", 8, "--no-benchmark", "--bootstrap", 50], tagger)
     assert code == 0
-    assert tagger.batch_sizes == [8]
+    assert tagger.batch_sizes == [8, 8]  # scored in fp32, then in int8 beside it
 
     stdout = capsys.readouterr().out
     header = stdout.splitlines()[0].split()
@@ -273,3 +274,114 @@ def test_out_that_is_a_file_is_refused(files, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "is a file" in err
     assert files.out.read_text() == "not a folder"
+
+
+# ---- fp32 by default, int8 beside it ------------------------------------------------------------------
+
+class LossyTagger(FakeTagger):
+    """As FakeTagger, but never says condemnation: a quantized copy that lost something."""
+
+    def predict_proba(self, texts, batch_size=64):
+        probs = super().predict_proba(texts, batch_size)
+        lost = probs[:, LABELS.index("condemnation")] == 0.7
+        probs[lost] = [0.1, 0.1, 0.1, 0.7]
+        return probs
+
+
+def loader_by_precision(asked):
+    def load(model_dir, precision, **kw):
+        asked.append((precision, kw.get("device")))
+        return FakeTagger() if precision == "fp32" else LossyTagger()
+    return load
+
+
+def test_scores_in_fp32_with_int8_beside_it(files, capsys):
+    asked = []
+    code = cli.main([str(arg) for arg in eval_flags(files, "--bootstrap", 50)], load_model=loader_by_precision(asked))
+    assert code == 0
+    assert asked == [("fp32", None), ("int8", "cpu")]
+    summary = json.loads((files.out / "summary.json").read_text())
+    model = summary["metrics"]["run1"]
+    assert model["precision"] == "fp32" and model["accuracy"] == pytest.approx(5 / 6)  # the fp32 tagger's
+    int8 = model["int8"]
+    assert int8["accuracy"] == pytest.approx(4 / 6) and int8["labels_changed"] == 2
+    assert int8["macro_f1"] < model["macro_f1"] and len(int8["macro_f1_ci"]) == 2
+    assert int8["difference_vs_fp32"]["difference"] == pytest.approx(int8["macro_f1"] - model["macro_f1"])
+    assert set(summary["metrics"]) == {"run1", "baseline"}  # int8 sits inside the model's metrics
+    assert json.loads((files.out / "run1" / "metrics.json").read_text())["int8"] == int8
+    out = capsys.readouterr().out
+    table = dict((line[:20].strip(), line[20:].split()) for line in out.split("\n\n")[0].splitlines())
+    assert table["int8 macro-F1"] == [f"{int8['macro_f1']:.4f}", "-"]
+    assert table["labels != fp32"] == ["2", "of", "6", "-"]
+    assert "macro-F1 int8 - fp32: " in out and "evaluation: run1 on dev (n=6) in fp32" in out
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_one_precision_alone(files, precision):
+    asked = []
+    code = cli.main([str(arg) for arg in eval_flags(files, "--precision", precision)],
+                    load_model=loader_by_precision(asked))
+    assert code == 0 and [p for p, _ in asked] == [precision]
+    model = json.loads((files.out / "summary.json").read_text())["metrics"]["run1"]
+    assert model["precision"] == precision and "int8" not in model
+    assert model["accuracy"] == pytest.approx(5 / 6 if precision == "fp32" else 4 / 6)
+
+
+def test_benchmark_times_int8_as_casus_tag_runs_on_a_cpu(files, capsys):
+    asked = []
+    code = cli.main(["--model", str(files.model), "--data", str(files.data), "--no-baseline", "--bootstrap", "0",
+                     "--out", str(files.out), "--batch-size", "2"], load_model=loader_by_precision(asked))
+    assert code == 0
+    benchmark = json.loads((files.out / "summary.json").read_text())["benchmark"]
+    assert benchmark["precision"] == "int8" and "run1 in int8" in capsys.readouterr().out
+
+
+# ---- a warning when --data is what the model learned from or was chosen on ----------------------------
+
+def write_metadata(model_dir, **fields):
+    (model_dir / "casus.json").write_text(json.dumps(fields))
+
+
+def warnings_in(err):
+    lines = [line for line in err.splitlines() if "warning:" in line]
+    assert all(line.startswith("casus eval: warning: ") for line in lines), err
+    return lines
+
+
+@pytest.mark.parametrize("role, says", [("train", "is the model's training data"), ("dev", "is the model's dev data")])
+def test_warns_when_data_is_the_models_own_by_fingerprint(files, capsys, role, says):
+    write_metadata(files.model, **{f"{role}_data": {"source": "its.jsonl", "sha256": fingerprint(load_examples(files.data))}})
+    assert run(eval_flags(files, "--no-baseline")) == 0
+    [warning] = warnings_in(capsys.readouterr().err)
+    assert f"{files.data} {says}" in warning and "its.jsonl" in warning and "optimistic" in warning
+    seen = json.loads((files.out / "summary.json").read_text())["seen_by_model"][role]
+    assert seen == {"same_data": True, "sentences_seen": 6, "share": 1.0}
+
+
+def test_warns_on_partial_overlap_with_the_models_training_files(files, tmp_path, capsys):
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", TRAIN_ROWS + EVAL_ROWS[:2])
+    dev = write_jsonl(tmp_path / "mydev.jsonl", [("  talks  RESUMED in Geneva. ", "background")])
+    write_metadata(files.model, train_data={"source": str(mixed), "sha256": "0" * 64},
+                   dev_data={"source": str(dev), "sha256": "1" * 64},
+                   config={"train_file": [str(mixed)], "dev_file": str(dev)})
+    assert run(eval_flags(files, "--no-baseline")) == 0
+    train_warning, dev_warning = warnings_in(capsys.readouterr().err)
+    assert f"2 of 6 sentences of {files.data} (33.3%) are in the model's training data" in train_warning
+    assert "1 of 6 sentences" in dev_warning and "model's dev data" in dev_warning  # case and spaces aside
+    seen = json.loads((files.out / "summary.json").read_text())["seen_by_model"]
+    assert seen["train"] == {"same_data": False, "sentences_seen": 2, "share": pytest.approx(1 / 3)}
+
+
+def test_no_warning_for_unseen_data_or_unreadable_training_files(files, tmp_path, capsys):
+    write_metadata(files.model, config={"train_file": [str(files.train)], "dev_file": str(tmp_path / "gone.jsonl")})
+    assert run(eval_flags(files, "--no-baseline")) == 0
+    assert warnings_in(capsys.readouterr().err) == []
+    seen = json.loads((files.out / "summary.json").read_text())["seen_by_model"]
+    assert seen["train"]["sentences_seen"] == 0 and seen["dev"]["sentences_seen"] is None
+
+
+def test_the_warning_shows_on_every_run(files, capsys):
+    write_metadata(files.model, dev_data={"source": "d", "sha256": fingerprint(load_examples(files.data))})
+    for _ in range(2):
+        assert run(eval_flags(files, "--no-baseline")) == 0
+        assert len(warnings_in(capsys.readouterr().err)) == 1

@@ -106,9 +106,15 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     import zipfile
     from pathlib import Path
 
+    import shutil
+
+    # build from a copy: setuptools writes build/ and *.egg-info into the source folder
     root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "build", "*.egg-info",
+                                                                  "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(root)], check=True, capture_output=True, timeout=300)
+                    "-w", str(tmp_path), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("casus-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"casus", f"{wheel.name.split('-py')[0]}.dist-info"}

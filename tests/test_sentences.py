@@ -232,3 +232,33 @@ def test_offsets_point_back_into_the_text():
             assert " ".join(text[start:end].split()) == sentence
             assert text[start:end] == text[start:end].strip()
         assert all(a[2] <= b[1] for a, b in zip(spans, spans[1:]))
+
+
+# ---- properties (hypothesis): for any text, not only the cases above -----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Pieces the rules look at (terminal punctuation, quotes of both kinds, abbreviations, initials, line and
+# paragraph breaks, odd Unicode spaces), mixed with any text at all
+PIECES = ["The", "army", "said", "Mr.", "U.S.", "No.", "2", "etc.", "Inc.", "W.", ".", "?", "!", "...", ",", '"',
+          "“", "”", "'", "‘", "’", "(", ")", "[", "]", " ", "  ", "\n", "\n\n", "\n \n", "\t", "\r\n", "\u00a0",
+          "\u2028", "\u2029", "\x0b", "\x1c", "\u3000"]
+article_like = st.lists(st.sampled_from(PIECES) | st.text(max_size=4), max_size=60).map("".join)
+
+
+@settings(max_examples=100, deadline=None)  # no deadline: time is never asserted (a busy machine)
+@given(article_like)
+def test_any_text_splits_into_its_words_in_order_with_true_offsets(text):
+    spans = split_sentences_with_offsets(text)
+    sentences = [sentence for sentence, _, _ in spans]
+    assert sentences == split_sentences(text)
+    # non-empty, whitespace collapsed, and no word lost, added or moved
+    assert all(sentence and sentence == " ".join(sentence.split()) for sentence in sentences)
+    assert " ".join(sentences).split() == text.split()
+    # the offsets point at each sentence, in order, without overlap
+    previous_end = 0
+    for sentence, start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        assert " ".join(text[start:end].split()) == sentence
+        previous_end = end

@@ -108,3 +108,43 @@ def test_cutting_matches_the_tokenizers_own_truncation(tagger):
         ids, cut = encode(tagger.tokenizer, texts, max_length)
         assert ids == tagger.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
         assert cut == [len(x) > max_length for x in tagger.tokenizer(texts)["input_ids"]]
+
+
+# ---- tag(), property-based: any list of non-empty strings --------------------------------------------
+
+import torch  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def untrained_tagger(tiny_base):
+    """The tiny base with a fresh head, never trained: tag()'s contract does not depend on the weights."""
+    from transformers import AutoTokenizer
+
+    from casus.data.labels import ID2LABEL, LABEL2ID
+    from casus.model.tagger import Tagger
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=4, id2label=ID2LABEL,
+                                                               label2id=LABEL2ID)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices this small gain nothing from a second thread, which spins on a busy machine
+    yield Tagger(model, AutoTokenizer.from_pretrained(tiny_base), max_length=16)
+    torch.set_num_threads(threads)
+
+
+# any Unicode text with something besides whitespace: emoji, NUL, combining marks, right-to-left, ...
+sentences = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=80).filter(str.strip)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(sentences, max_size=6), st.integers(1, 4))
+def test_tag_gives_one_distribution_per_sentence_in_order(untrained_tagger, texts, batch_size):
+    tags = untrained_tagger.tag(texts, batch_size=batch_size)
+    assert [tag.text for tag in tags] == texts
+    for tag in tags:
+        assert list(tag.probs) == list(LABELS)
+        assert sum(tag.probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert all(0 <= p <= 1 for p in tag.probs.values())
+        assert tag.label == max(tag.probs, key=tag.probs.get) and tag.score == tag.probs[tag.label]
+        assert isinstance(tag.truncated, bool)

@@ -220,7 +220,7 @@ def test_mix_strength_is_chosen_by_dev_macro_f1():
     unsure = np.array([[4.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 4.0, 0], [0, 0.5, 0, 0.2], [0.5, 0, 0, 0.2], [0, 0, 0, 2]])
     assert best_mix_strength(unsure, gold, shift, calibrate=False)[0] == 1.0
     share, temperature, score = best_mix_strength(unsure, gold, shift)
-    from casus.eval.evaluator import macro_f1
+    from casus.eval.metrics import macro_f1
     from casus.model.calibration import calibrated_logits
 
     assert score == macro_f1(gold, calibrated_logits(unsure, temperature, share * shift).argmax(axis=1))

@@ -24,7 +24,7 @@ from casus.data.corpus import real_file
 from casus.data.event_codes import load_labelled
 from casus.data.labels import ID2LABEL, LABEL2ID, LABELS
 from casus.data.loaders import DataError, fingerprint, load_examples
-from casus.eval.evaluator import ClassificationEvaluator, expected_calibration_error, macro_f1
+from casus.eval.metrics import ClassificationEvaluator, expected_calibration_error, macro_f1
 from casus.model.base import resolve_base_model
 from casus.model.card import model_card
 from casus.model.calibration import (calibrated_logits, classifier_head, fit_temperature, fold_into_head, log_softmax,

@@ -5,13 +5,17 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from casus.data.labels import LABELS
-from casus.eval.evaluator import (
+from casus.eval.metrics import (
     ClassificationEvaluator,
+    bootstrap_ci,
     bootstrap_macro_f1_ci,
     compute_metrics,
     expected_calibration_error,
-    format_report,
+    macro_f1_statistic,
+    paired_bootstrap_difference,
+    resample,
 )
+from casus.eval.report import format_report
 
 ALL = list(range(len(LABELS)))
 
@@ -172,38 +176,6 @@ def test_bad_inputs_are_refused():
         ClassificationEvaluator(["a"], ["sanction"])
 
 
-def test_output_files(tmp_path):
-    texts = ["right, sure", "wrong, sure", "wrong, unsure", "right, unsure"]
-    gold = ["threat", "condemnation", "background", "background"]
-    probs = [
-        [0.9, 0.05, 0.03, 0.02],
-        [0.05, 0.05, 0.85, 0.05],
-        [0.4, 0.3, 0.2, 0.1],
-        [0.2, 0.2, 0.2, 0.4],
-    ]
-    metrics = ClassificationEvaluator(texts, gold, name="toy", bootstrap_samples=20)(fixed(probs), tmp_path / "out")
-    out = tmp_path / "out"
-
-    assert json.loads((out / "metrics.json").read_text()) == metrics
-
-    report = (out / "report.txt").read_text()
-    assert report.startswith("evaluation: toy (n=4)")
-    assert "confusion matrix (rows = gold, columns = predicted)" in report
-    confusion_rows = report.split("confusion matrix (rows = gold, columns = predicted)\n")[1].splitlines()
-    background_row = next(line for line in confusion_rows if line.startswith("background "))
-    assert background_row.split()[1:] == ["1", "0", "0", "1"]
-
-    png = (out / "confusion.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 5000
-
-    rows = [json.loads(line) for line in (out / "misclassified.jsonl").read_text().splitlines()]
-    assert [row["text"] for row in rows] == ["wrong, sure", "wrong, unsure"]  # confidence descending
-    assert rows[0] == {
-        "text": "wrong, sure", "gold": "condemnation", "predicted": "military_action", "confidence": 0.85,
-        "probabilities": {"threat": 0.05, "condemnation": 0.05, "military_action": 0.85, "background": 0.05},
-    }
-
-
 def test_accuracy_per_hard_case_group():
     from casus.data.loaders import Example
 
@@ -219,18 +191,111 @@ def test_accuracy_per_hard_case_group():
 
 
 def test_paired_bootstrap_difference():
-    from casus.eval.evaluator import paired_bootstrap_difference
-
     gold, probs = random_case(n=300, seed=3)
     better = gold.copy()
     better[:30] = (gold[:30] + 1) % 4  # 90% right
     worse = gold.copy()
     worse[:120] = (gold[:120] + 1) % 4  # 60% right
-    result = paired_bootstrap_difference(gold, better, worse, samples=300, seed=0)
+    result = paired_bootstrap_difference(macro_f1_statistic(gold, better), macro_f1_statistic(gold, worse), 300,
+                                         samples=300, seed=0)
     expected = (f1_score(gold, better, labels=ALL, average="macro")
                 - f1_score(gold, worse, labels=ALL, average="macro"))
     assert result["difference"] == pytest.approx(expected)
     assert 0 < result["ci"][0] < result["difference"] < result["ci"][1]
     assert result["p_not_better"] == 0.0
-    same = paired_bootstrap_difference(gold, better, better, samples=50)
+    same = paired_bootstrap_difference(macro_f1_statistic(gold, better), macro_f1_statistic(gold, better), 300,
+                                       samples=50)
     assert same["difference"] == 0 and same["ci"] == [0.0, 0.0] and same["p_not_better"] == 1.0
+
+
+# ---- one resampling helper (the CI and the paired difference draw the same rows) ----------------------
+
+def test_resample_scores_every_statistic_on_the_same_rows():
+    seen = []
+    scores = resample([lambda rows: seen.append(("a", rows.tolist())) or rows.sum(),
+                       lambda rows: seen.append(("b", rows.tolist())) or -rows.sum()], n=5, samples=3, seed=2)
+    assert scores.shape == (3, 2) and (scores[:, 0] == -scores[:, 1]).all()
+    a_rows = [rows for name, rows in seen if name == "a"]
+    assert a_rows == [rows for name, rows in seen if name == "b"]
+    assert len({tuple(rows) for rows in a_rows}) == 3  # three different resamples, each of 5 rows
+    assert all(len(rows) == 5 and set(rows) <= set(range(5)) for rows in a_rows)
+
+
+def test_ci_and_paired_difference_come_from_the_same_resamples():
+    gold, probs = random_case(n=120, seed=4)
+    statistic = macro_f1_statistic(gold, probs.argmax(axis=1))
+    ci = bootstrap_ci(statistic, 120, samples=200, seed=5)
+    against_nothing = paired_bootstrap_difference(statistic, lambda rows: 0.0, 120, samples=200, seed=5)
+    assert against_nothing["ci"] == ci
+    assert bootstrap_macro_f1_ci(gold, probs.argmax(axis=1), 200, seed=5) == ci
+
+
+# ---- --adapt-priors: the label mix is re-estimated inside each resample -------------------------------
+
+def shifted_case(n=150, seed=0):
+    """Probabilities from a model trained on a uniform mix, on data that is mostly background."""
+    rng = np.random.default_rng(seed)
+    gold = rng.choice(4, size=n, p=[0.1, 0.1, 0.1, 0.7])
+    logits = rng.normal(size=(n, 4))
+    logits[np.arange(n), gold] += 2.0
+    return gold, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def test_adapted_metrics_use_the_mix_estimated_from_the_texts():
+    from casus.model.priors import estimate_priors, shift_priors
+
+    gold, probs = shifted_case()
+    uniform = [0.25] * 4
+    evaluator = ClassificationEvaluator(["x"] * len(gold), [LABELS[g] for g in gold], bootstrap_samples=0,
+                                        adapt_priors_from=uniform)
+    metrics = evaluator(fixed(probs))
+    mix = estimate_priors(probs, uniform)
+    assert list(metrics["label_mix"].values()) == pytest.approx(list(mix))
+    assert metrics["label_mix"]["background"] > 0.5  # it found the skew towards background
+    shifted = shift_priors(probs, uniform, mix)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(gold, shifted.argmax(axis=1), labels=ALL, average="macro"))
+    np.testing.assert_allclose(evaluator.last_probabilities, shifted)
+    assert evaluator.statistic(np.arange(len(gold))) == pytest.approx(metrics["macro_f1"])
+
+
+@pytest.mark.filterwarnings("ignore::casus.model.priors.PriorWarning")  # EM on small resamples, by hand
+def test_adapted_ci_re_estimates_the_mix_in_each_resample():
+    from casus.model.priors import estimate_priors, shift_priors
+
+    gold, probs = shifted_case()
+    uniform = [0.25] * 4
+    evaluator = ClassificationEvaluator(["x"] * len(gold), [LABELS[g] for g in gold], bootstrap_samples=40,
+                                        seed=3, adapt_priors_from=uniform)
+    metrics = evaluator(fixed(probs))
+    # by hand: the same resamples, EM on each
+    rng = np.random.default_rng(3)
+    by_hand, fixed_mix = [], []
+    whole_mix = estimate_priors(probs, uniform)
+    for _ in range(40):
+        rows = rng.integers(0, len(gold), size=len(gold))
+        own = shift_priors(probs[rows], uniform, estimate_priors(probs[rows], uniform))
+        by_hand.append(f1_score(gold[rows], own.argmax(axis=1), labels=ALL, average="macro", zero_division=0))
+        held = shift_priors(probs[rows], uniform, whole_mix)
+        fixed_mix.append(f1_score(gold[rows], held.argmax(axis=1), labels=ALL, average="macro", zero_division=0))
+    assert metrics["macro_f1_ci"] == pytest.approx(list(np.percentile(by_hand, [2.5, 97.5])))
+    assert metrics["macro_f1_ci"] != pytest.approx(list(np.percentile(fixed_mix, [2.5, 97.5])))
+    assert "re-estimated" in metrics["ci_method"]
+
+
+@pytest.mark.filterwarnings("ignore::casus.model.priors.PriorWarning")
+def test_adapted_ci_calls_em_once_per_resample_on_that_resample(monkeypatch):
+    import casus.model.priors as priors
+
+    calls = []
+    real = priors.estimate_priors
+
+    def spy(probs, train_prior, **kwargs):
+        calls.append(np.asarray(probs).mean(axis=0))
+        return real(probs, train_prior, **kwargs)
+
+    monkeypatch.setattr(priors, "estimate_priors", spy)
+    gold, probs = shifted_case(n=60)
+    ClassificationEvaluator(["x"] * 60, [LABELS[g] for g in gold], bootstrap_samples=20,
+                            adapt_priors_from=[0.25] * 4)(fixed(probs))
+    assert len(calls) == 1 + 20  # the point estimate, then one per resample
+    assert len({tuple(np.round(mean, 12)) for mean in calls[1:]}) == 20  # each on its own resample
