@@ -38,9 +38,12 @@ TINY_DATA = {
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory):
     """A 1-layer BERT with the real tokenizer: trains in seconds, loads like the real base model."""
-    path = tmp_path_factory.mktemp("tiny-bert")
+    return write_tiny_base(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def write_tiny_base(path, **settings):
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
+                        intermediate_size=64, max_position_embeddings=512, **settings)
     BertModel(config).save_pretrained(path)
     AutoTokenizer.from_pretrained(base_model_path()).save_pretrained(path)
     return path
