@@ -1,7 +1,6 @@
 import json
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +8,7 @@ import pytest
 import casus
 from casus.data.labels import LABELS
 from casus.eval import cli
-
-SHARED_DATA = Path("/work/shared/data/conflibert_cameo_class.jsonl")
+from conftest import shared_file
 
 KEYWORDS = {"vowed": "threat", "condemned": "condemnation", "strikes": "military_action"}
 EVAL_ROWS = [
@@ -205,9 +203,8 @@ def test_bad_options(files, capsys):
     assert cli.main(["--help"]) == 0
 
 
-@pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs the shared ConfliBERT sample")
 def test_upper_case_labels_of_the_shared_sample(files, capsys):
-    code = run(["--model", files.model, "--data", SHARED_DATA, "--train", files.train, "--out", files.out,
+    code = run(["--model", files.model, "--data", shared_file("data/conflibert_cameo_class.jsonl"), "--train", files.train, "--out", files.out,
                 "--no-benchmark", "--bootstrap", 100])
     assert code == 0
     summary = json.loads((files.out / "summary.json").read_text())

@@ -11,7 +11,7 @@ from casus.model.checkpoint import read_metadata
 from casus.training.cli import main as train_cli
 from casus.training.config import TrainConfig, parse_config
 from casus.training.loop import LengthGroupedBatches, class_weights, split_off_dev, train
-from conftest import TINY_DATA, write_tiny_base
+from conftest import TINY_DATA
 
 
 def test_flags_come_from_the_dataclass():
@@ -309,14 +309,11 @@ def test_the_same_seed_gives_the_same_weights(tiny_base, tiny_jsonl, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_model_can_overfit_16_sentences(tiny_jsonl, tmp_path):
-    # without dropout, and each step on all 16 sentences: 40 steps take the training loss near 0
-    base = write_tiny_base(tmp_path / "base", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    out = tmp_path / "run"
+def test_the_model_can_overfit_16_sentences(learned_checkpoint):
+    # conftest's learned_checkpoint: no dropout, each step on all 16 sentences, 40 steps
+    out, summary = learned_checkpoint
     texts = [text for texts in TINY_DATA.values() for text in texts]
     gold = [label for label, texts in TINY_DATA.items() for _ in texts]
-    summary = train(tiny_config(base, tiny_jsonl, out, batch_size=16, epochs=40, evals_per_epoch=1, patience=40,
-                                learning_rate=1e-2, warmup_ratio=0.0, label_mix="train"))
     assert summary["steps"] == 40 and summary["history"][-1]["loss"] < 0.1, summary["history"]
     assert summary["dev_macro_f1"] == 1.0
     assert [tag.label for tag in load(out, precision="fp32").tag(texts)] == gold
