@@ -2,7 +2,6 @@ import json
 
 import pytest
 import torch
-from transformers import pipeline
 
 from casus.data.labels import LABELS
 from casus.data.loaders import DataError, Example, fingerprint, load_examples
@@ -54,6 +53,8 @@ def test_training_writes_a_checkpoint_that_pipeline_and_load_read(tiny_base, tin
     assert "`military_action`: armed force is used" in card and f"{summary['dev_macro_f1']:.4f}" in card
 
     # transformers' own pipeline reads the checkpoint as casus does (calibration is in the weights)
+    from transformers import pipeline  # here: importing it costs seconds the fast suite need not pay
+
     [theirs] = pipeline("text-classification", model=str(out))("Rockets hit the base.")
     [ours] = load(out, precision="fp32").tag(["Rockets hit the base."])
     assert theirs["label"] == ours.label and theirs["score"] == pytest.approx(ours.score, abs=1e-5)
