@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, no GPU, no model hub):
 #   make demo   install, train on the shipped corpus, evaluate on held-out data, tag the example article
-#   make test   install, run the test suite
+#   make test   install, run the test suite (make test-fast: the tests that train no model)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -41,8 +41,13 @@ evaluate: install
 tag: install
 	$(BIN)/casus tag --model $(MODEL) $(SHARED)/examples/article.txt
 
+# everything, as CI runs it: slow tests train tiny models and launch two training processes
 test: install
 	$(BIN)/python -m pytest
+
+# the fast suite (under 30 s on 2 cores): no test that trains or loads a real model
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs

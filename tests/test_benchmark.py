@@ -43,10 +43,8 @@ def test_stops_after_max_seconds_but_not_before_min_batches():
         time.sleep(0.05)
         return uniform(texts)
 
-    started = time.perf_counter()
     [row] = benchmark_throughput(slow, TEXTS * 50, batch_sizes=(1,), warmup=0, max_seconds=0.2)
-    assert time.perf_counter() - started < 1.0
-    assert 3 <= row["batches"] <= 6
+    assert 3 <= row["batches"] <= 6  # far below the 1000 it was given: each sleep takes 0.05 s at least
     [row] = benchmark_throughput(slow, TEXTS, batch_sizes=(1,), warmup=0, max_seconds=0, min_batches=3)
     assert row["batches"] == 3
 
@@ -57,7 +55,7 @@ def test_numbers_are_consistent():
         return uniform(texts)
 
     [row] = benchmark_throughput(slow, TEXTS, batch_sizes=(2,), warmup=0)
-    assert 20 <= row["p50_ms"] < 200  # sleep never returns early; a busy machine may add a little
+    assert 20 <= row["p50_ms"]  # two sentences of 10 ms; sleep never returns early
     assert row["p50_ms"] <= row["p95_ms"]
     assert row["sentences_per_s"] == pytest.approx(row["sentences"] / row["seconds"])
     assert row["sentences_per_s"] < 100  # at most 100 sentences/s when each takes 10 ms
@@ -80,9 +78,11 @@ def test_peak_rss_agrees_with_the_kernel():
     assert peak_rss_mib() == pytest.approx(high_water_kib / 1024, rel=0.2)
 
 
-def test_does_not_import_torch():
-    code = "import sys, eval.benchmark; sys.exit('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+def test_does_not_import_torch(tmp_path):
+    # from another folder: in the repository, a bare `eval` would be the source folder, not casus's module
+    code = "import sys, casus.eval.benchmark; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.stdout == "False\n", result.stderr
 
 
 def test_refuses_no_texts():

@@ -192,6 +192,7 @@ def test_ctrl_c_exits_130_with_one_line(ctx, monkeypatch, capsys, argv, where):
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # a second Python process that imports torch and loads the model
 def test_a_closed_pipe_in_a_real_process_prints_nothing(ctx):
     # the in-process test cannot see Python's own flush at exit, which is where a second error would show
     import subprocess

@@ -1,7 +1,6 @@
 import json
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,7 @@ import casus
 from casus.data.labels import LABELS
 from casus.data.loaders import fingerprint, load_examples
 from casus.eval import cli
-
-SHARED_DATA = Path("/work/shared/data/conflibert_cameo_class.jsonl")
+from conftest import shared_file
 
 KEYWORDS = {"vowed": "threat", "condemned": "condemnation", "strikes": "military_action"}
 EVAL_ROWS = [
@@ -68,6 +66,7 @@ def run(argv, tagger=None):
     return cli.main([str(arg) for arg in argv], load_model=lambda model_dir, **kw: tagger)
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_evaluates_model_and_baseline(files, capsys):
     tagger = FakeTagger()
     code = run(["--model", files.model, "--data", files.data, "--train", files.train, "--out", files.out,
@@ -119,6 +118,7 @@ def test_runs_through_the_casus_command_with_model_load(files, monkeypatch, caps
     assert (files.out / "run1" / "metrics.json").is_file()
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_baseline_trains_on_the_shipped_splits_by_default(files, monkeypatch, capsys):
     monkeypatch.setattr(cli, "default_train_files", lambda: [str(files.train)])
     monkeypatch.setattr(cli, "DEFAULT_REPEAT", [1.0])
@@ -126,6 +126,7 @@ def test_baseline_trains_on_the_shipped_splits_by_default(files, monkeypatch, ca
     assert json.loads((files.out / "summary.json").read_text())["baseline_train"] == [str(files.train)]
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_baseline_trains_on_the_models_own_training_data(files, tmp_path, capsys):
     other = write_jsonl(tmp_path / "other.jsonl", TRAIN_ROWS[::-1])
     (files.model / "casus.json").write_text(json.dumps({"config": {"train_file": [str(files.train), str(other)]}}))
@@ -140,6 +141,7 @@ def test_baseline_trains_on_the_models_own_training_data(files, tmp_path, capsys
     assert "on 20 sentences of" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_warns_when_the_baseline_trains_on_evaluation_sentences(files, capsys):
     assert run(["--model", files.model, "--data", files.data, "--train", files.data, "--out", files.out,
                 "--no-benchmark"]) == 0
@@ -206,9 +208,9 @@ def test_bad_options(files, capsys):
     assert cli.main(["--help"]) == 0
 
 
-@pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs the shared ConfliBERT sample")
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_upper_case_labels_of_the_shared_sample(files, capsys):
-    code = run(["--model", files.model, "--data", SHARED_DATA, "--train", files.train, "--out", files.out,
+    code = run(["--model", files.model, "--data", shared_file("data/conflibert_cameo_class.jsonl"), "--train", files.train, "--out", files.out,
                 "--no-benchmark", "--bootstrap", 100])
     assert code == 0
     summary = json.loads((files.out / "summary.json").read_text())
@@ -249,6 +251,7 @@ def test_refuses_an_out_folder_holding_other_files(files, capsys):
     assert [p.name for p in files.out.iterdir()] == ["thesis.tex"]
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_rerun_replaces_its_own_outputs_and_no_stale_system_lingers(files):
     assert run(eval_flags(files)) == 0
     assert (files.out / "baseline" / "metrics.json").is_file()
@@ -256,6 +259,7 @@ def test_rerun_replaces_its_own_outputs_and_no_stale_system_lingers(files):
     assert sorted(p.name for p in files.out.iterdir()) == ["run1", "summary.json"]
 
 
+@pytest.mark.slow  # trains the TF-IDF baseline
 def test_overwrite_removes_only_what_casus_eval_writes(files):
     assert run(eval_flags(files)) == 0
     (files.out / "thesis.tex").write_text("mine")

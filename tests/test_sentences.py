@@ -1,19 +1,16 @@
 """data/sentences.py: the rule-based splitter, on the shipped article and on each rule."""
 import random
-from pathlib import Path
 
 import pytest
 
 from casus.data.sentences import split_sentences, split_sentences_with_offsets
+from conftest import shared_file
 
-ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "article.txt"
 
 
 @pytest.fixture(scope="module")
 def article_sentences():
-    if not ARTICLE.exists():
-        pytest.skip(f"{ARTICLE} not present")
-    return split_sentences(ARTICLE.read_text(encoding="utf-8"))
+    return split_sentences(shared_file("examples/article.txt").read_text(encoding="utf-8"))
 
 
 def test_article_splits_into_19_sentences(article_sentences):
@@ -39,7 +36,8 @@ def test_article_boundaries(article_sentences):
 
 
 def test_article_words_survive_in_order(article_sentences):
-    assert " ".join(article_sentences).split() == ARTICLE.read_text(encoding="utf-8").split()
+    article = shared_file("examples/article.txt").read_text(encoding="utf-8")
+    assert " ".join(article_sentences).split() == article.split()
 
 
 @pytest.mark.parametrize("text", [
@@ -223,8 +221,7 @@ def test_offsets_point_back_into_the_text():
               "“Quote.”", "Mr. Lee", "left?", "\n", "\n\n", "  ", "\t", "\u00a0", "\u2028", "\r\n", " \n \n "]
     texts = ["", " \n ", "One.", "  Lead-in space.  Two.\n\nThree"]
     texts += [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(300)]
-    if ARTICLE.exists():
-        texts.append(ARTICLE.read_text(encoding="utf-8"))
+    texts.append(shared_file("examples/article.txt").read_text(encoding="utf-8"))
     for text in texts:
         spans = split_sentences_with_offsets(text)
         assert [s for s, _, _ in spans] == split_sentences(text)

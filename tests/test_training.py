@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from transformers import pipeline
+import torch
 
 from casus.data.labels import LABELS
 from casus.data.loaders import DataError, Example, fingerprint, load_examples
@@ -10,6 +10,7 @@ from casus.model.checkpoint import read_metadata
 from casus.training.cli import main as train_cli
 from casus.training.config import TrainConfig, parse_config
 from casus.training.loop import LengthGroupedBatches, class_weights, split_off_dev, train
+from conftest import TINY_DATA
 
 
 def test_flags_come_from_the_dataclass():
@@ -33,12 +34,14 @@ def test_dev_split_keeps_documents_whole():
     assert not {ex.doc_id for ex in train_part} & {ex.doc_id for ex in dev_part}
 
 
+@pytest.mark.slow
 def test_training_writes_a_checkpoint_that_pipeline_and_load_read(tiny_base, tiny_jsonl, tmp_path):
     out = tmp_path / "run"
     config = TrainConfig(train_file=str(tiny_jsonl), dev_file=str(tiny_jsonl), out_dir=str(out),
                          base_model=str(tiny_base), batch_size=4, epochs=2, max_steps=6, max_length=32)
     summary = train(config)
-    assert summary["steps"] == 6 and 0.0 <= summary["dev_macro_f1"] <= 1.0
+    assert summary["steps"] == 6
+    assert summary["dev_macro_f1"] == pytest.approx(max(row["dev_macro_f1"] for row in summary["history"]), abs=1e-4)
 
     metadata = read_metadata(out)
     assert metadata["labels"] == list(LABELS)
@@ -49,10 +52,12 @@ def test_training_writes_a_checkpoint_that_pipeline_and_load_read(tiny_base, tin
     card = (out / "README.md").read_text()
     assert "`military_action`: armed force is used" in card and f"{summary['dev_macro_f1']:.4f}" in card
 
-    classifier = pipeline("text-classification", model=str(out))
-    assert classifier("Rockets hit the base.")[0]["label"] in LABELS
-    tags = load(out).tag(["Rockets hit the base."])
-    assert tags[0].label in LABELS
+    # transformers' own pipeline reads the checkpoint as casus does (calibration is in the weights)
+    from transformers import pipeline  # here: importing it costs seconds the fast suite need not pay
+
+    [theirs] = pipeline("text-classification", model=str(out))("Rockets hit the base.")
+    [ours] = load(out, precision="fp32").tag(["Rockets hit the base."])
+    assert theirs["label"] == ours.label and theirs["score"] == pytest.approx(ours.score, abs=1e-5)
     assert not list(tmp_path.glob(".run.*")), "no temporary folders left beside the checkpoint"
 
 
@@ -91,6 +96,7 @@ def test_length_grouped_batches_cover_every_sentence_once_per_epoch():
     assert mean_spread(first) < 16 < 30 < mean_spread(plain)
 
 
+@pytest.mark.slow
 def test_trains_on_cameo_coded_records(tiny_base, tmp_path):
     rows = [("The rebels threatened to storm the city.", "138"), ("Ministers condemned the attack.", "111"),
             ("Troops shelled the border post.", "190"), ("Envoys met for talks in Doha.", "040")] * 3
@@ -114,6 +120,7 @@ def test_impossible_settings_are_usage_errors(flags):
         parse_config(flags)
 
 
+@pytest.mark.slow
 def test_metadata_names_the_dev_source(tiny_base, tiny_jsonl, tmp_path):
     config = TrainConfig(train_file=str(tiny_jsonl), out_dir=str(tmp_path / "run"), base_model=str(tiny_base),
                          batch_size=4, max_steps=1, max_length=16)
@@ -160,6 +167,7 @@ def test_overwrite_replaces_the_checkpoint_keeps_the_users_files_and_reports_on_
     out, err = capsys.readouterr()
     assert "train 16 sentences" in err and "dev   16 sentences" in err
     assert "train 16 sentences" not in out and "best dev macro-F1" in out and f"checkpoint: {ckpt}" in out
+    assert "step 2 (epoch 0.50): dev macro-F1" in err and "dev macro-F1" not in out.replace("best dev macro-F1", "")
 
 
 @pytest.mark.parametrize("flags", [["--learning-rate", "nan"], ["--learning-rate", "inf"], ["--num-threads", "-1"],
@@ -224,3 +232,110 @@ def test_mix_strength_is_chosen_by_dev_macro_f1():
     from casus.model.calibration import calibrated_logits
 
     assert score == macro_f1(gold, calibrated_logits(unsure, temperature, share * shift).argmax(axis=1))
+
+
+def test_class_weights_are_sklearns_balanced_weights():
+    from sklearn.utils.class_weight import compute_class_weight
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        counts = rng.integers(1, 50, size=len(LABELS))
+        examples = [Example("s", label, "f:1") for label, n in zip(LABELS, counts) for _ in range(n)]
+        by_hand = [len(examples) / (len(LABELS) * n) for n in counts]  # the formula casus used before sklearn
+        assert class_weights(examples).tolist() == pytest.approx(by_hand, rel=1e-6)
+        assert class_weights(examples).tolist() == pytest.approx(
+            compute_class_weight("balanced", classes=np.array(LABELS), y=[ex.label for ex in examples]), rel=1e-6)
+
+
+def test_a_fraction_that_leaves_a_tag_out_is_a_data_error(tiny_jsonl, tmp_path):
+    from casus.training.loop import load_splits
+
+    threats = tmp_path / "threats.jsonl"
+    threats.write_text("".join(line + "\n" for line in tiny_jsonl.read_text().splitlines() if '"threat"' in line))
+    others = tmp_path / "others.jsonl"
+    others.write_text("".join(line + "\n" for line in tiny_jsonl.read_text().splitlines() if '"threat"' not in line))
+    config = TrainConfig(train_file=[str(threats), str(others)], dev_file=str(tiny_jsonl), repeat=[0.1, 1])
+    with pytest.raises(DataError, match="no training sentences labelled threat"):
+        load_splits(config)
+
+
+def tiny_config(tiny_base, tiny_jsonl, out, **fields):
+    settings = dict(train_file=str(tiny_jsonl), dev_file=str(tiny_jsonl), out_dir=str(out), base_model=str(tiny_base),
+                    batch_size=4, max_length=32, num_threads=1)
+    return TrainConfig(**{**settings, **fields})
+
+
+def saved_weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(folder / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_checkpoint_not_the_last(tiny_base, tiny_jsonl, tmp_path, monkeypatch):
+    # dev scores scripted: best at the 2nd evaluation, then 2 without gain stop the run (patience 2)
+    scores, seen = iter([0.5, 0.9, 0.6, 0.7, 0.95, 0.99]), []
+
+    def scripted_dev_score(evaluator, model, *args):
+        seen.append({name: tensor.detach().clone() for name, tensor in model.state_dict().items()})
+        return next(scores), {label: 0.0 for label in LABELS}, 0.0
+
+    monkeypatch.setattr("casus.training.loop.dev_macro_f1", scripted_dev_score)
+    out = tmp_path / "run"
+    summary = train(tiny_config(tiny_base, tiny_jsonl, out, epochs=5, evals_per_epoch=4, patience=2,
+                                learning_rate=1e-3, warmup_ratio=0.0, label_mix="train"))
+    assert summary["steps"] == 4 and len(seen) == 4, "stopped by patience, long before the 20 steps of 5 epochs"
+    assert (summary["step"], summary["dev_macro_f1"]) == (2, 0.9)
+    metadata = read_metadata(out)
+    assert metadata["metrics"]["step"] == 2
+    assert [row["dev_macro_f1"] for row in metadata["history"]] == [0.5, 0.9, 0.6, 0.7]
+
+    saved = saved_weights(out)
+    encoder = [name for name in saved if not name.startswith("classifier.")]  # calibration folds into the head
+    assert encoder and set(encoder) <= set(seen[1])
+    assert all(torch.equal(saved[name], seen[1][name]) for name in encoder), "the weights of the best step"
+    assert not all(torch.equal(saved[name], seen[3][name]) for name in encoder), "training moved on after it"
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_weights(tiny_base, tiny_jsonl, tmp_path):
+    def weights_after_training(name, seed):
+        train(tiny_config(tiny_base, tiny_jsonl, tmp_path / name, max_steps=3, seed=seed, learning_rate=1e-3))
+        return saved_weights(tmp_path / name)
+
+    first, again, other = weights_after_training("a", 0), weights_after_training("b", 0), weights_after_training("c", 1)
+    assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first), "another seed must give other weights"
+
+
+@pytest.mark.slow
+def test_the_model_can_overfit_16_sentences(learned_checkpoint):
+    # conftest's learned_checkpoint: no dropout, each step on all 16 sentences, 40 steps
+    out, summary = learned_checkpoint
+    texts = [text for texts in TINY_DATA.values() for text in texts]
+    gold = [label for label, texts in TINY_DATA.items() for _ in texts]
+    assert summary["steps"] == 40 and summary["history"][-1]["loss"] < 0.1, summary["history"]
+    assert summary["dev_macro_f1"] == 1.0
+    assert [tag.label for tag in load(out, precision="fp32").tag(texts)] == gold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags, prior", [(["--no-class-weights"], [4 / 24, 4 / 24, 4 / 24, 12 / 24]),
+                                          ([], [0.25] * 4)])
+def test_the_training_label_mix_is_stored_as_train_prior(tiny_base, tiny_jsonl, tmp_path, flags, prior):
+    data = tmp_path / "unbalanced.jsonl"
+    extra = [f"The delegation visited the museum in town number {i}." for i in range(8)]
+    data.write_text(tiny_jsonl.read_text() + "".join(json.dumps({"text": t, "label": "background"}) + "\n"
+                                                      for t in extra))
+    out = tmp_path / "run"
+    argv = ["--train-file", str(data), "--dev-file", str(tiny_jsonl), "--base-model", str(tiny_base),
+            "--out-dir", str(out), "--batch-size", "4", "--max-steps", "2", "--max-length", "16",
+            "--label-mix", "train", *flags]
+    assert train_cli(argv) == 0
+    metadata = read_metadata(out)
+    assert LABELS[-1] == "background"
+    # as trained, and (the target mix being the training mix) as shipped
+    assert metadata["calibration"]["trained_prior"] == pytest.approx(prior)
+    assert metadata["train_prior"] == pytest.approx(prior)
+    assert load(out, precision="fp32").train_prior.tolist() == pytest.approx(prior)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import broadcast_object_list, get_int_from_env, set_seed
+from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
@@ -34,6 +35,10 @@ from casus.model.inference import encode, predict_logits_ids
 from casus.training.config import TrainConfig, config_dict, default_train_files
 
 
+class LaunchError(RuntimeError):
+    """The processes of a multi-process launch did not join into one training run."""
+
+
 def load_splits(config: TrainConfig):
     """Train and dev examples, and where dev came from. Without a dev file, dev is the shipped real-news
     dev split when training on the shipped data, else a seeded 10% of the training documents (or
@@ -48,14 +53,15 @@ def load_splits(config: TrainConfig):
     else:
         train, dev = split_off_dev(train, config.seed)
         dev_source = f"10% of the documents of {', '.join(config.train_file)} (seed {config.seed})"
-    missing = [label for label in LABELS if label not in {ex.label for ex in train}]
-    if missing:
-        raise DataError(f"{', '.join(config.train_file)}: no training sentences labelled {', '.join(missing)}; "
-                        f"casus learns all of {', '.join(LABELS)}")
     if any(n != 1 for n in config.repeat):
         kept = {id(ex) for ex in train}
         train = weighted([[ex for ex in examples if id(ex) in kept] for examples in per_file], config.repeat,
                          config.seed)
+    # checked after the repeats: a fraction of a file can leave a tag out
+    missing = [label for label in LABELS if label not in {ex.label for ex in train}]
+    if missing:
+        raise DataError(f"{', '.join(config.train_file)}: no training sentences labelled {', '.join(missing)}; "
+                        f"casus learns all of {', '.join(LABELS)}")
     return train, dev, dev_source
 
 
@@ -146,8 +152,8 @@ def freeze_bottom(model, layers):
 
 def class_weights(examples) -> torch.Tensor:
     """Inverse class frequency ("balanced"): n / (k * count), so rare tags weigh as much as common ones."""
-    counts = Counter(ex.label for ex in examples)
-    return torch.tensor([len(examples) / (len(LABELS) * counts[label]) for label in LABELS])
+    weights = compute_class_weight("balanced", classes=np.array(LABELS), y=[ex.label for ex in examples])
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 # How far towards the target label mix the shipped probabilities move: 0 = as trained, 1 = Bayes' rule.
@@ -185,7 +191,15 @@ def train(config: TrainConfig | None = None, **fields) -> dict:
     config = dataclasses.replace(config or TrainConfig(), **fields)
     started = time.time()
     check_out_dir(config.out_dir, config.overwrite)  # now, not at the first save minutes from now
-    accelerator = Accelerator(cpu=config.cpu)
+    # The schedule below counts the optimizer steps each process really takes. By default accelerate steps
+    # a prepared scheduler num_processes times per optimizer step (it expects a schedule built for one
+    # process); stepping it once per call keeps the schedule as long as the training.
+    accelerator = Accelerator(cpu=config.cpu, step_scheduler_with_optimizer=False)
+    launched = get_int_from_env(["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
+    if launched > 1 and accelerator.num_processes == 1:
+        # each process would train alone and all would write the same folder
+        raise LaunchError(f"started as {launched} processes, but accelerate joined {accelerator.num_processes}; "
+                          "on a machine without a GPU pass --cpu to casus")
     set_seed(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -211,7 +225,9 @@ def train(config: TrainConfig | None = None, **fields) -> dict:
     ids, _ = encode(tokenizer, [ex.text for ex in train_examples], config.max_length)
     features = [{"input_ids": x, "labels": LABEL2ID[ex.label]} for x, ex in zip(ids, train_examples)]
     batches = LengthGroupedBatches([len(x) for x in ids], config.batch_size, config.seed)
-    loader = DataLoader(features, batch_sampler=batches, collate_fn=DataCollatorWithPadding(tokenizer))
+    # each process gets its share of the batches: the prepared loader's length is one process's epoch
+    loader = accelerator.prepare(DataLoader(features, batch_sampler=batches,
+                                            collate_fn=DataCollatorWithPadding(tokenizer)))
 
     # No weight decay on biases and LayerNorm weights, as in BERT's recipe.
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -219,12 +235,12 @@ def train(config: TrainConfig | None = None, **fields) -> dict:
     no_decay = [p for p in trainable if p.ndim < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
-    steps_per_epoch = math.ceil(len(features) / config.batch_size / accelerator.num_processes)
+    steps_per_epoch = len(loader)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     weights = class_weights(train_examples) if config.class_weights else None
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(accelerator.device) if weights is not None else None)
@@ -244,6 +260,7 @@ def train(config: TrainConfig | None = None, **fields) -> dict:
             loss = loss_fn(model(**batch).logits, labels)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            learning_rate = optimizer.param_groups[0]["lr"]  # the rate this step is taken with
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
@@ -252,27 +269,33 @@ def train(config: TrainConfig | None = None, **fields) -> dict:
             bar.set_postfix(loss=f"{loss.item():.3f}", best_dev_f1=f"{max(best['dev_macro_f1'], 0):.3f}")
 
             if step % eval_every == 0 or step == total_steps:
-                unwrapped = accelerator.unwrap_model(model).eval()
-                macro, per_class, strength = dev_macro_f1(dev_evaluator, unwrapped, tokenizer, config.max_length,
-                                                          shift, config.calibrate)
-                epoch = step / steps_per_epoch
-                history.append({"step": step, "epoch": round(epoch, 2), "loss": round(loss.item(), 4),
-                                "dev_macro_f1": round(macro, 4), "mix_strength": strength})
-                bar.write(f"step {step} (epoch {epoch:.2f}): dev macro-F1 {macro:.4f}")
-                if macro > best["dev_macro_f1"]:
-                    best = {"dev_macro_f1": macro, "dev_f1": per_class, "step": step, "epoch": round(epoch, 2),
-                            "mix_strength": strength}
-                    evals_without_gain = 0
-                    if main:  # the best model so far is always on disk: a crash loses nothing before it
+                # Only the main process scores dev, saves and decides; the others take its decision, so
+                # no two processes can disagree about stopping and wait for each other for ever.
+                if main:
+                    unwrapped = accelerator.unwrap_model(model).eval()
+                    macro, per_class, strength = dev_macro_f1(dev_evaluator, unwrapped, tokenizer,
+                                                              config.max_length, shift, config.calibrate)
+                    epoch = step / steps_per_epoch
+                    history.append({"step": step, "epoch": round(epoch, 2), "loss": round(loss.item(), 4),
+                                    "learning_rate": learning_rate, "dev_macro_f1": round(macro, 4),
+                                    "mix_strength": strength})
+                    bar.write(f"step {step} (epoch {epoch:.2f}): dev macro-F1 {macro:.4f}", file=sys.stderr)
+                    if macro > best["dev_macro_f1"]:
+                        best = {"dev_macro_f1": macro, "dev_f1": per_class, "step": step, "epoch": round(epoch, 2),
+                                "mix_strength": strength}
+                        evals_without_gain = 0
+                        # the best model so far is always on disk: a crash loses nothing before it
                         metadata = _metadata(config, base_name, (train_examples, dev_examples, dev_source),
                                              best, history, started, trained_prior)
                         save_checkpoint(unwrapped, tokenizer, config.out_dir, metadata, model_card)
-                    accelerator.wait_for_everyone()
-                else:
-                    evals_without_gain += 1
-                    if evals_without_gain >= config.patience:
-                        bar.write(f"early stop: no better dev macro-F1 in {config.patience} evaluations")
-                        stop = True
+                    else:
+                        evals_without_gain += 1
+                        if evals_without_gain >= config.patience:
+                            bar.write(f"early stop: no better dev macro-F1 in {config.patience} evaluations",
+                                      file=sys.stderr)
+                            stop = True
+                # the others wait here until the main process has saved and decided
+                best, history, stop = broadcast_object_list([best, history, stop])
             if stop or step >= total_steps:
                 stop = True
                 break
