@@ -11,6 +11,7 @@ from casus.eval.benchmark import benchmark_throughput, format_benchmark
 from casus.eval.compare import format_comparison
 from casus.eval.evaluator import ClassificationEvaluator, format_report, paired_bootstrap_difference, plot_reliability
 from casus.eval.outdir import OutDirError, prepare_out_dir
+from casus.model.cli import add_backend_arguments
 from casus.training.config import DEFAULT_REPEAT, default_train_files
 
 
@@ -39,8 +40,7 @@ def parse_args(argv):
     parser.add_argument("--adapt-priors", action="store_true",
                         help="also score the model re-weighted for the label mix of --data, estimated from its "
                              "texts without labels (EM); writes the mix to priors.json for `casus tag --priors`")
-    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                        help="model precision, as in `casus tag` (auto = int8 on CPU, fp32 on GPU)")
+    add_backend_arguments(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
@@ -109,7 +109,7 @@ def run(args, load_model=None):
 
         quiet_transformers()
     try:
-        tagger = load_model(model_dir, precision=args.precision)
+        tagger = load_model(model_dir, precision=args.precision, backend=args.backend)
     except (OSError, ValueError, RuntimeError) as err:
         raise UsageError(f"cannot load a model from {model_dir}: {err}") from None
     if tuple(tagger.labels) != LABELS:
@@ -176,7 +176,8 @@ def run(args, load_model=None):
 
     summary = {
         "model": str(model_dir),
-        "precision": args.precision,
+        "precision": getattr(tagger, "precision", args.precision),
+        "backend": args.backend,
         "data": str(args.data),
         "data_fingerprint": fingerprint(examples),
         "baseline_train": None if train_files is None else [str(path) for path in train_files],

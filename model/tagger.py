@@ -10,6 +10,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from casus.model.checkpoint import CheckpointError, check_model_files, read_metadata
 from casus.model.inference import encode, predict_proba_ids
 from casus.model.priors import estimate_priors, shift_priors
+from casus.model.runners import TorchRunner
 
 
 @dataclass
@@ -28,9 +29,10 @@ class Tagger:
     """A trained casus model ready to tag: `Tagger.from_pretrained(dir)` (the same as `load(dir)`),
     `tag()`, `tag_article()`, `predict_proba()`, and `save_pretrained(dir)` to write it back."""
 
-    def __init__(self, model, tokenizer, max_length=128, metadata=None, fp32_model=None):
+    def __init__(self, model, tokenizer, max_length=128, metadata=None, fp32_model=None, runner=None):
         self.model = model.eval()
         self.fp32_model = fp32_model if fp32_model is not None else model  # what save_pretrained writes
+        self.runner = runner or TorchRunner(self.model)  # what computes the logits: model/runners.py
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.metadata = metadata or {}
@@ -40,9 +42,9 @@ class Tagger:
         self.priors = None  # the label mix of the text being tagged, when set: see set_priors
 
     @classmethod
-    def from_pretrained(cls, model_dir, device=None, precision="auto", priors=None) -> "Tagger":
+    def from_pretrained(cls, model_dir, device=None, precision="auto", priors=None, backend="torch") -> "Tagger":
         """A Tagger for a folder written by `casus train` or `save_pretrained`; see `load`."""
-        return load(model_dir, device=device, precision=precision, priors=priors)
+        return load(model_dir, device=device, precision=precision, priors=priors, backend=backend)
 
     def save_pretrained(self, out_dir, overwrite=False) -> Path:
         """Write this tagger as a casus checkpoint: fp32 weights with their folded calibration, tokenizer,
@@ -66,7 +68,7 @@ class Tagger:
         return self._probabilities(ids, batch_size, progress)
 
     def _probabilities(self, ids, batch_size, progress):
-        probs = predict_proba_ids(self.model, self.tokenizer, ids, batch_size, progress)
+        probs = predict_proba_ids(self.runner, self.tokenizer, ids, batch_size, progress)
         if self.priors is None or not len(probs):
             return probs
         return shift_priors(probs, self.train_prior, self.priors).astype(np.float32)
@@ -136,17 +138,25 @@ class Tagger:
         return tag_records(self, records, id_field, text_field, batch_size)
 
 
-PRECISIONS = ("auto", "fp32", "int8")
+PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")
+BACKENDS = ("torch", "onnx")
 
 
-def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
+def load(model_dir, device=None, precision="auto", priors=None, backend="torch") -> Tagger:
     """A Tagger for a checkpoint written by `casus train` (any folder with casus.json).
 
-    precision: "int8" quantizes the linear layers' weights for CPU inference (about 4x the speed of
-    fp32 on 2 cores; see README for the quality check); "auto" is int8 on CPU and fp32 on GPU.
+    backend: "torch", or "onnx" for ONNX Runtime on the CPU (exported on first use and cached beside the
+    checkpoint, see model/onnx_export.py).
+    precision: "auto" is int8 on CPU and bf16 (fp16 where the GPU lacks bf16) autocast on a CUDA GPU;
+    "int8" quantizes the linear layers for the CPU; "fp32"; "fp16"/"bf16" autocast (torch backend).
+    Every precision gives a sentence the same label and probabilities whatever else is in its batch.
     priors: the label mix of the text to tag, as in Tagger.set_priors."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "onnx":
+        _check_onnxruntime()
     model_dir = Path(model_dir)
     metadata = read_metadata(model_dir)
     check_model_files(model_dir)
@@ -156,14 +166,25 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
     except Exception as err:  # safetensors, tokenizers and transformers each raise their own kinds
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(f"{model_dir}: cannot load the model: {reason}") from err
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    fp32_model = model
-    if precision == "int8" or (precision == "auto" and device.type == "cpu"):
-        if device.type != "cpu":
-            raise ValueError("int8 dynamic quantization runs on the CPU only; use precision='fp32' on GPU")
-        model = quantize_int8(model)  # a quantized copy; the fp32 model stays for save_pretrained
-    model.to(device)
-    tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata, fp32_model)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() and backend == "torch" else "cpu"
+    device = torch.device(device)
+    cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    chosen = resolve_precision(precision, backend, device.type, cuda_bf16)
+    if backend == "onnx":
+        from casus.model.onnx_export import onnx_model_path
+        from casus.model.runners import OnnxRunner
+
+        runner = OnnxRunner(onnx_model_path(model_dir, chosen), model.config.num_labels)
+    elif chosen == "int8":
+        # a quantized copy, one sentence per call (its activation scales would otherwise be the batch's);
+        # the fp32 model stays for save_pretrained
+        runner = TorchRunner(quantize_int8(model), one_row_at_a_time=True)
+    else:
+        model.to(device)
+        runner = TorchRunner(model, autocast_dtype=AUTOCAST_DTYPES.get(chosen))
+    tagger = Tagger(model, tokenizer, metadata.get("max_length", 128), metadata, runner=runner)
+    tagger.backend, tagger.precision = backend, chosen
     if priors is not None:
         tagger.set_priors(priors)
     elif metadata.get("priors") is not None:  # from save_pretrained after set_priors / adapt_priors
@@ -172,6 +193,34 @@ def load(model_dir, device=None, precision="auto", priors=None) -> Tagger:
         except ValueError as err:
             raise CheckpointError(f"{model_dir}: casus.json has bad priors: {err}") from None
     return tagger
+
+
+AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_precision(precision, backend, device_type, cuda_bf16=False) -> str:
+    """The precision "auto" stands for, and a ValueError for a combination that cannot run: int8 on the
+    CPU, bf16 autocast on a GPU that has it (Ampere and later) and fp16 on older GPUs."""
+    if backend == "onnx":
+        if device_type != "cpu":
+            raise ValueError("the onnx backend runs on the CPU (onnxruntime's CPU build); use backend 'torch' on a GPU")
+        if precision in AUTOCAST_DTYPES:
+            raise ValueError(f"the onnx backend runs fp32 or int8, not {precision}")
+        return "int8" if precision == "auto" else precision
+    if precision == "auto":
+        if device_type == "cpu":
+            return "int8"
+        return "bf16" if cuda_bf16 else "fp16"
+    if precision == "int8" and device_type != "cpu":
+        raise ValueError("int8 dynamic quantization runs on the CPU only; use precision 'fp32', 'fp16' or 'bf16' on GPU")
+    return precision
+
+
+def _check_onnxruntime():
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ValueError("the onnx backend needs onnxruntime: pip install 'casus[onnx]'") from None
 
 
 def quantize_int8(model):
