@@ -209,7 +209,7 @@ def _quantize(src, dst, tokenizer):
                                           quantize_static)
 
     sentences = calibration_sentences()
-    graph = onnx.load(str(src), load_external_data=False)
+    graph = onnx.load(str(src), load_external_data=False).graph
     weights = {tensor.name for tensor in graph.initializer}
     linear = [node.name for node in graph.node if node.op_type == "MatMul" and node.input[1] in weights
               and QUANTIZED_LAYERS.search(node.name)]
