@@ -35,7 +35,7 @@ def parse_args(argv):
     parser.add_argument("--sizes", nargs="*", type=int, default=list(DEFAULT_SIZES),
                         help="sentence counts of the scaling table (real sentences repeated); none to skip it")
     parser.add_argument("--scaling-system", choices=[name for name in SYSTEMS if name.startswith("casus")],
-                        default="casus onnx-int8", help="the system the scaling table runs")
+                        default="casus onnx-fp32", help="the system the scaling table runs")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one measurement, in a child process

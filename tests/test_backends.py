@@ -42,7 +42,7 @@ def test_onnx_fp32_gives_the_probabilities_of_torch_fp32(checkpoint, fp32):
 
 
 def test_onnx_int8_stays_close_to_fp32(checkpoint, fp32):
-    onnx = load(checkpoint, backend="onnx")  # auto: int8 on the CPU
+    onnx = load(checkpoint, backend="onnx", precision="int8")
     assert onnx.precision == "int8" and onnx.labels == load(checkpoint, precision="fp32").labels
     probs = onnx.predict_proba(SENTENCES)
     np.testing.assert_allclose(probs, fp32, atol=0.02)
@@ -66,10 +66,10 @@ def test_a_sentence_gets_the_same_result_whatever_its_batch(checkpoint, backend,
 
 
 def test_the_export_is_reused_until_the_weights_change(checkpoint):
-    load(checkpoint, backend="onnx")
+    load(checkpoint, backend="onnx", precision="int8")
     exported = checkpoint / "onnx" / "int8" / "model.onnx"
     first = exported.stat().st_ino, exported.stat().st_mtime_ns
-    load(checkpoint, backend="onnx")
+    load(checkpoint, backend="onnx", precision="int8")
     assert (exported.stat().st_ino, exported.stat().st_mtime_ns) == first  # not exported again
 
     # retrain in place, as `casus train --overwrite` does: here, new classifier weights saved over the old
@@ -78,7 +78,7 @@ def test_the_export_is_reused_until_the_weights_change(checkpoint):
         tagger.fp32_model.classifier.bias += torch.tensor([3.0, 0.0, 0.0, 0.0])
     tagger.save_pretrained(checkpoint, overwrite=True)
     manifest = json.loads((checkpoint / "onnx" / "int8" / onnx_export.MANIFEST).read_text())
-    onnx = load(checkpoint, backend="onnx")
+    onnx = load(checkpoint, backend="onnx", precision="int8")
     assert json.loads((checkpoint / "onnx" / "int8" / onnx_export.MANIFEST).read_text()) != manifest
     np.testing.assert_allclose(onnx.predict_proba(SENTENCES), load(checkpoint, precision="fp32").predict_proba(SENTENCES),
                                atol=0.02)
@@ -135,16 +135,18 @@ def test_tag_and_eval_run_on_the_onnx_backend(checkpoint, tmp_path, capsys, tiny
     assert main(["eval", "--model", str(checkpoint), "--data", str(tiny_jsonl), "--no-baseline", "--no-benchmark",
                  "--bootstrap", "0", "--backend", "onnx", "--out", str(tmp_path / "eval")]) == 0
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
-    assert summary["backend"] == "onnx" and summary["precision"] == "int8"
+    assert summary["backend"] == "onnx" and summary["precision"] == "fp32"
 
 
 @pytest.mark.parametrize("precision,backend,device,bf16,chosen", [
-    ("auto", "torch", "cpu", False, "int8"),
+    ("auto", "torch", "cpu", False, "fp32"),
+    ("int8", "torch", "cpu", False, "int8"),
     ("auto", "torch", "cuda", True, "bf16"),
     ("auto", "torch", "cuda", False, "fp16"),
     ("fp32", "torch", "cuda", True, "fp32"),
     ("fp16", "torch", "cuda", True, "fp16"),
-    ("auto", "onnx", "cpu", False, "int8"),
+    ("auto", "onnx", "cpu", False, "fp32"),
+    ("int8", "onnx", "cpu", False, "int8"),
     ("fp32", "onnx", "cpu", False, "fp32"),
 ])
 def test_precision_choice(precision, backend, device, bf16, chosen):
