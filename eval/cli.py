@@ -50,7 +50,9 @@ def parse_args(argv):
                              "writes the mix to priors.json for `casus tag --priors`")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), default="both",
                         help="both = score in fp32 (the precision the checkpoint was chosen in) with int8 "
-                             "(as `casus tag` runs on a CPU) beside it; fp32 or int8 = that one alone")
+                             "(`casus tag --precision int8`) beside it; fp32 or int8 = that one alone")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch, or onnx: ONNX Runtime on the CPU, as in `casus tag --backend`")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
@@ -86,7 +88,7 @@ def run(args, load_model=None):
     # Every input is checked and read, and the quick baseline fitted, before the slow model: a typo fails at once
     model_dir, examples, out_dir = read_inputs(args)
     baseline, baseline_files = fit_baseline(args, model_dir, examples)
-    taggers = load_taggers(model_dir, PRECISIONS[args.precision], load_model)
+    taggers = load_taggers(model_dir, PRECISIONS[args.precision], load_model, args.backend)
     seen = check_unseen(examples, args.data, model_dir)  # once the model loads: a warning, then no error
 
     model_name = system_name(model_dir)
@@ -101,6 +103,7 @@ def run(args, load_model=None):
     write_results(out_dir, scored, {
         "model": str(model_dir),
         "precision": args.precision,
+        "backend": args.backend,
         "data": str(args.data),
         "data_fingerprint": fingerprint(examples),
         "seen_by_model": seen,
@@ -192,7 +195,7 @@ def warn_overlap(examples, train_examples, train_file):
                       stacklevel=2)
 
 
-def load_taggers(model_dir, precisions, load_model=None) -> dict:
+def load_taggers(model_dir, precisions, load_model=None, backend="torch") -> dict:
     """{precision: tagger} in the order asked. int8 runs on the CPU whatever device fp32 is on."""
     if load_model is None:
         from casus.model import load as load_model  # here, not at the top: torch and transformers import slowly
@@ -202,7 +205,10 @@ def load_taggers(model_dir, precisions, load_model=None) -> dict:
     taggers = {}
     for precision in precisions:
         try:
-            tagger = load_model(model_dir, precision=precision, **({"device": "cpu"} if precision == "int8" else {}))
+            options = {"device": "cpu"} if precision == "int8" else {}
+            if backend != "torch":  # stand-in loaders in tests take no backend
+                options["backend"] = backend
+            tagger = load_model(model_dir, precision=precision, **options)
         except (OSError, ValueError, RuntimeError) as err:
             raise UsageError(f"cannot load a model from {model_dir}: {err}") from None
         if tuple(tagger.labels) != LABELS:
@@ -293,10 +299,10 @@ def format_difference(diff) -> str:
 
 
 def run_benchmark(taggers, model_name, examples, batch_size) -> dict:
-    """Throughput of the precision `casus tag` runs on a CPU (int8) when it was loaded, else of the one
-    that was. The thread count shapes CPU throughput, so it goes with the numbers; torch is only asked if
-    loaded."""
-    precision = "int8" if "int8" in taggers else next(iter(taggers))
+    """Throughput of the precision `casus tag` runs on a CPU by default (fp32) when it was loaded, else of
+    the one that was. The thread count shapes CPU throughput, so it goes with the numbers; torch is only
+    asked if loaded."""
+    precision = "fp32" if "fp32" in taggers else next(iter(taggers))
     torch = sys.modules.get("torch")
     results = benchmark_throughput(taggers[precision].predict_proba, [ex.text for ex in examples],
                                    batch_sizes=sorted({1, batch_size}))

@@ -26,8 +26,7 @@ def main(argv=None) -> int:
                              "writes; real news is mostly background")
     parser.add_argument("--adapt-priors", action="store_true",
                         help="estimate the label mix from the input itself (needs a few hundred sentences)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                        help="int8 = dynamic quantization of linear layers (CPU); auto = int8 on CPU, fp32 on GPU")
+    add_backend_arguments(parser)
     group = parser.add_argument_group("collections", "one article per record in; one row per sentence out")
     group.add_argument("--collection", action="store_true",
                        help="read the input as a collection whatever its name: JSONL unless it ends in .csv, "
@@ -94,7 +93,7 @@ def main(argv=None) -> int:
     quiet_transformers()
 
     try:
-        tagger = load(args.model, precision=args.precision)
+        tagger = load(args.model, precision=args.precision, backend=args.backend)
     except (CheckpointError, OSError, ValueError) as err:
         print(f"casus tag: error: {err}", file=sys.stderr)
         return 2
@@ -125,6 +124,16 @@ def main(argv=None) -> int:
             cut = " [truncated]" if tag.truncated else ""
             print(f"{i:3d}  {tag.label:15s}  {tag.score:.2f}  {tag.text}{cut}")
     return 0
+
+
+def add_backend_arguments(parser):
+    """--backend and --precision, shared by `casus tag` and `casus eval`."""
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="torch, or onnx: ONNX Runtime on the CPU, exported on first use and cached in "
+                             "<model>/onnx/ (or ~/.cache/casus when the model folder is read-only)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8", "fp16", "bf16"), default="auto",
+                        help="auto = fp32 on the CPU, bf16 (or fp16) autocast on a CUDA GPU; int8 = some linear "
+                             "layers in int8 (CPU; changes about 1-5%% of the labels); fp16/bf16 = autocast (torch)")
 
 
 def read_stdin() -> str:

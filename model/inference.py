@@ -1,6 +1,5 @@
 """Batched prediction shared by the tagger and the training loop's dev evaluation."""
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 
@@ -23,21 +22,33 @@ def predict_proba(model, tokenizer, texts, batch_size=64, max_length=128, progre
 def predict_proba_ids(model, tokenizer, ids, batch_size=64, progress=False) -> np.ndarray:
     """predict_proba for texts already encoded."""
     logits = predict_logits_ids(model, tokenizer, ids, batch_size, progress)
-    return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-@torch.inference_mode()
 def predict_logits_ids(model, tokenizer, ids, batch_size=64, progress=False) -> np.ndarray:
-    """Logits [n, num_labels] for texts already encoded. Texts are sorted by length so each batch pads to
-    a similar length (dynamic padding), then the rows are put back in input order."""
+    """Logits [n, num_labels] for texts already encoded. model: a torch model or a runner (model/runners.py).
+    Texts are sorted by length so each batch pads to a similar length (dynamic padding), then the rows are
+    put back in input order."""
+    runner = as_runner(model)
     if not ids:
-        return np.zeros((0, model.config.num_labels), dtype=np.float32)
+        return np.zeros((0, runner.num_labels), dtype=np.float32)
+    if runner.one_row_at_a_time:  # its output would depend on the batch: see model/runners.py
+        batch_size = 1
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    device = next(model.parameters()).device
-    logits = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
+    logits = np.zeros((len(ids), runner.num_labels), dtype=np.float32)
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc="tagging", unit="batch", disable=not progress, leave=False):
         rows = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt").to(device)
-        logits[rows] = model(**batch).logits.float().cpu().numpy()
+        batch = tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="np")
+        logits[rows] = runner(batch["input_ids"], batch["attention_mask"])
     return logits
+
+
+def as_runner(model):
+    """A runner as is; a torch model (the training loop's) wrapped in a TorchRunner."""
+    if hasattr(model, "one_row_at_a_time"):
+        return model
+    from casus.model.runners import TorchRunner
+
+    return TorchRunner(model)

@@ -331,13 +331,13 @@ def test_one_precision_alone(files, precision):
     assert model["accuracy"] == pytest.approx(5 / 6 if precision == "fp32" else 4 / 6)
 
 
-def test_benchmark_times_int8_as_casus_tag_runs_on_a_cpu(files, capsys):
+def test_benchmark_times_fp32_as_casus_tag_runs_by_default(files, capsys):
     asked = []
     code = cli.main(["--model", str(files.model), "--data", str(files.data), "--no-baseline", "--bootstrap", "0",
                      "--out", str(files.out), "--batch-size", "2"], load_model=loader_by_precision(asked))
     assert code == 0
     benchmark = json.loads((files.out / "summary.json").read_text())["benchmark"]
-    assert benchmark["precision"] == "int8" and "run1 in int8" in capsys.readouterr().out
+    assert benchmark["precision"] == "fp32" and "run1 in fp32" in capsys.readouterr().out
 
 
 # ---- a warning when --data is what the model learned from or was chosen on ----------------------------
