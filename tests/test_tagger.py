@@ -72,8 +72,8 @@ def test_int8_stays_close_to_fp32(learned_checkpoint):
     assert int8.labels == fp32.labels
     texts = [text for texts in TINY_DATA.values() for text in texts]
     ids, _ = encode(fp32.tokenizer, texts, fp32.max_length)
-    # logits up to a constant per sentence, which softmax ignores
-    exact, quantized = (predict_logits_ids(t.model, t.tokenizer, ids) for t in (fp32, int8))
+    # logits up to a constant per sentence, which softmax ignores; the runner is what computes them (int8 or fp32)
+    exact, quantized = (predict_logits_ids(t.runner, t.tokenizer, ids) for t in (fp32, int8))
     exact, quantized = exact - exact.mean(axis=1, keepdims=True), quantized - quantized.mean(axis=1, keepdims=True)
     error = np.abs(quantized - exact).max()
     spread = np.abs(exact - exact.mean(axis=0)).max()
