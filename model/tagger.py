@@ -30,9 +30,8 @@ class Tagger:
     """A trained casus model ready to tag: `Tagger.from_pretrained(dir)` (the same as `load(dir)`),
     `tag()`, `tag_article()`, `predict_proba()`, and `save_pretrained(dir)` to write it back."""
 
-    def __init__(self, model, tokenizer, max_length=128, metadata=None, fp32_model=None, runner=None):
-        self.model = model.eval()
-        self.fp32_model = fp32_model if fp32_model is not None else model  # what save_pretrained writes
+    def __init__(self, model, tokenizer, max_length=128, metadata=None, runner=None):
+        self.model = model.eval()  # the fp32 torch model: what save_pretrained writes, whatever runs it
         self.runner = runner or TorchRunner(self.model)  # what computes the logits: model/runners.py
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -62,7 +61,7 @@ class Tagger:
         if self.priors is not None:
             metadata["priors"] = {label: float(p) for label, p in zip(self.labels, self.priors)}
         card = model_card if {"metrics", "train_data", "dev_data", "base_model"} <= set(metadata) else None
-        return save_checkpoint(self.fp32_model, self.tokenizer, out_dir, metadata, card)
+        return save_checkpoint(self.model, self.tokenizer, out_dir, metadata, card)
 
     def predict_proba(self, texts, batch_size=64, progress=False):
         """Probabilities [n, len(labels)] in `self.labels` order, re-weighted for `self.priors` if set."""

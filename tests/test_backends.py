@@ -75,7 +75,7 @@ def test_the_export_is_reused_until_the_weights_change(checkpoint):
     # retrain in place, as `casus train --overwrite` does: here, new classifier weights saved over the old
     tagger = load(checkpoint, precision="fp32")
     with torch.no_grad():
-        tagger.fp32_model.classifier.bias += torch.tensor([3.0, 0.0, 0.0, 0.0])
+        tagger.model.classifier.bias += torch.tensor([3.0, 0.0, 0.0, 0.0])
     tagger.save_pretrained(checkpoint, overwrite=True)
     manifest = json.loads((checkpoint / "onnx" / "int8" / onnx_export.MANIFEST).read_text())
     onnx = load(checkpoint, backend="onnx", precision="int8")
