@@ -3,11 +3,11 @@
 casus.json names the model's training and dev data with a sha256 fingerprint of their sentences and labels
 (training/loop.py); an evaluation file with the same fingerprint is that data. A file that only shares some
 sentences is found by reading the model's training and dev files, where they can still be read."""
-import json
 import warnings
 from pathlib import Path
 
 from casus.data.loaders import DataError, fingerprint
+from casus.model.checkpoint import CheckpointError, read_metadata
 
 ROLES = {"train": "training", "dev": "dev"}
 CONSEQUENCE = {
@@ -50,10 +50,9 @@ def check_unseen(examples, data_name, model_dir) -> dict:
 
 def _read_metadata(model_dir) -> dict:
     try:
-        metadata = json.loads((Path(model_dir) / "casus.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # loading the model reports a bad casus.json; here it only means "unknown"
+        return read_metadata(model_dir)
+    except CheckpointError:  # loading the model reports a bad casus.json; here it only means "unknown"
         return {}
-    return metadata if isinstance(metadata, dict) else {}
 
 
 def _files(metadata, role) -> list:
